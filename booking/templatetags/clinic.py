@@ -1,0 +1,52 @@
+import json
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+# The characters that could end a <script> element or open a comment inside it.
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@register.filter
+def ld_json(data):
+    """Render a dict as a schema.org JSON-LD block, safe to embed in HTML."""
+    payload = json.dumps(data, default=str).translate(_JSON_ESCAPES)
+    # Safe: json.dumps escapes quotes, and the translation above escapes < > &.
+    return format_html(
+        '<script type="application/ld+json">{}</script>',
+        mark_safe(payload),  # noqa: S308
+    )
+
+
+@register.simple_tag
+def clinic_structured_data(clinic, site_url):
+    """schema.org MedicalClinic for the clinic's details."""
+    data = {
+        "@context": "https://schema.org",
+        "@type": "MedicalClinic",
+        "name": clinic.name,
+        "url": site_url + "/",
+        "medicalSpecialty": "Acupuncture",
+        "address": {
+            "@type": "PostalAddress",
+            "streetAddress": clinic.street_address,
+            "addressLocality": clinic.locality,
+            "addressRegion": clinic.region,
+            "postalCode": clinic.postal_code,
+            "addressCountry": clinic.country,
+        },
+    }
+    if clinic.phone:
+        data["telephone"] = clinic.phone
+    if clinic.email:
+        data["email"] = clinic.email
+    if clinic.map_url:
+        data["hasMap"] = clinic.map_url
+    if clinic.opening_hours_text:
+        data["openingHours"] = [
+            line.strip() for line in clinic.opening_hours_text.splitlines() if line.strip()
+        ]
+    return ld_json(data)

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
+from django.urls import include, path
+
+from articles.sitemaps import ArticleSitemap, TopicSitemap
+from clinic import views
+from clinic.sitemaps import StaticViewSitemap
+
+sitemaps = {"static": StaticViewSitemap, "articles": ArticleSitemap, "topics": TopicSitemap}
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("robots.txt", views.robots_txt, name="robots-txt"),
+    path("healthz", views.healthz, name="healthz"),
+    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    path("articles/", include("articles.urls")),
+    path("book/", include("booking.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "clinic.views.page_not_found"
+handler500 = "clinic.views.server_error"

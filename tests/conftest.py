@@ -1,0 +1,91 @@
+from datetime import time
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from booking.models import Appointment, Clinic, Concern, Practitioner, Service, WorkingHours
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static_files():
+    """Serve hashed, compressed static files as production does, so a missing one fails."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache, as its database starts empty."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clinic(db):
+    clinic = Clinic(
+        name="Test Clinic",
+        street_address="1 Test Road",
+        locality="Testville",
+        region="NY",
+        postal_code="00000",
+        phone="(212) 555-0100",
+        email="clinic@example.com",
+        opening_hours_text="Mon–Fri 9–5",
+    )
+    clinic.save()
+    return clinic
+
+
+@pytest.fixture
+def service(db):
+    return Service.objects.create(
+        name="Initial consultation and treatment",
+        slug="initial-consultation",
+        duration_minutes=75,
+        price="120.00",
+    )
+
+
+@pytest.fixture
+def short_service(db):
+    return Service.objects.create(name="Phone chat", slug="phone-chat", duration_minutes=15)
+
+
+def _practitioner(name, slug):
+    practitioner = Practitioner.objects.create(name=name, slug=slug)
+    # Monday to Friday 9:00-17:00, Saturday 9:00-13:00, clinic time.
+    hours = [(day, time(9), time(17)) for day in range(5)] + [(5, time(9), time(13))]
+    WorkingHours.objects.bulk_create(
+        WorkingHours(practitioner=practitioner, weekday=day, start_time=start, end_time=end)
+        for day, start, end in hours
+    )
+    return practitioner
+
+
+@pytest.fixture
+def practitioner(clinic):
+    return _practitioner("Maya Chen, L.Ac.", "maya-chen")
+
+
+@pytest.fixture
+def other_practitioner(clinic):
+    return _practitioner("Samuel Okafor, L.Ac.", "samuel-okafor")
+
+
+@pytest.fixture
+def make_appointment(service, practitioner):
+    """Book an appointment (through Appointment.book, as the site does)."""
+
+    def make(start, *, practitioner=practitioner, service=service, **fields):
+        values = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "+12125550123",
+            "concern": Concern.SCIATICA,
+        }
+        values.update(fields)
+        return Appointment(service=service, practitioner=practitioner, start=start, **values).book()
+
+    return make

@@ -1,0 +1,183 @@
+"""Settings come from the environment; production settings are safe by default."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from clinic.settings import mailers_from_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnopqrstu",
+    "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
+    "CLINIC_SITE_URL": "https://clinic.example.org",
+}
+
+
+def run_python(code, **env_overrides):
+    """Run code in a fresh interpreter with only the given clinic variables set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLINIC_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.pop("EMAIL_URL", None)
+    env["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_missing_secret_key_with_debug_off_is_a_clear_startup_error():
+    result = run_python(
+        "import django; django.setup()",
+        DJANGO_ALLOWED_HOSTS="x",
+        CLINIC_SITE_URL="https://x",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_mode_starts_without_a_secret_key():
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        DJANGO_DEBUG="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_debug_is_off_unless_asked_for():
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+        **PRODUCTION_ENV,
+    )
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_database_url_is_honoured():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['HOST'], d['PORT'])"
+    )
+    result = run_python(
+        code, DATABASE_URL="postgres://clinic:secret@db.internal:6543/clinicdb", **PRODUCTION_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "clinicdb",
+        "db.internal",
+        "6543",
+    ]
+
+
+def test_sqlite_in_the_project_folder_is_the_default():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'])"
+    )
+    result = run_python(code, **PRODUCTION_ENV)
+    engine, name = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert Path(name) == ROOT / "db.sqlite3"
+
+
+def test_redis_url_selects_the_shared_redis_cache():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "c = settings.CACHES['default']; print(c['BACKEND'], c.get('LOCATION', ''))"
+    )
+    with_redis = run_python(code, REDIS_URL="redis://127.0.0.1:6379/3", **PRODUCTION_ENV)
+    assert with_redis.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/3",
+    ]
+    without = run_python(code, **PRODUCTION_ENV)
+    assert without.stdout.split() == ["django.core.cache.backends.locmem.LocMemCache"]
+
+
+def test_time_zone_comes_from_clinic_time_zone():
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.TIME_ZONE, settings.USE_TZ)"
+    )
+    result = run_python(code, CLINIC_TIME_ZONE="Europe/Berlin", **PRODUCTION_ENV)
+    assert result.stdout.split() == ["Europe/Berlin", "True"]
+
+
+def test_check_deploy_is_clean_in_production():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLINIC_"))}
+    env.update(PRODUCTION_ENV)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "always",
+            "manage.py",
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    assert "Warning" not in result.stderr
+
+
+def test_no_deprecation_warnings_at_startup():
+    result = run_python("import django; django.setup()", DJANGO_DEBUG="true")
+    assert result.returncode == 0
+    assert "DeprecationWarning" not in result.stderr
+    assert "RemovedIn" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "port", "tls", "ssl", "username", "password"),
+    [
+        ("smtp://mail.example.org:2525", "mail.example.org", 2525, False, False, "", ""),
+        (
+            "smtp+tls://u%40x:p%3Ass@mail.example.org",
+            "mail.example.org",
+            587,
+            True,
+            False,
+            "u@x",
+            "p:ss",
+        ),
+        ("smtp+ssl://user:pw@mail.example.org", "mail.example.org", 465, False, True, "user", "pw"),
+    ],
+)
+def test_email_url_configures_smtp_mailer(url, host, port, tls, ssl, username, password):
+    mailer = mailers_from_url(url, debug=False)["default"]
+    assert mailer["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    options = mailer["OPTIONS"]
+    assert (options["host"], options["port"]) == (host, port)
+    assert (options["use_tls"], options["use_ssl"]) == (tls, ssl)
+    assert (options["username"], options["password"]) == (username, password)
+    assert options["timeout"] > 0
+
+
+def test_email_goes_to_the_console_in_debug_without_email_url():
+    mailer = mailers_from_url("", debug=True)["default"]
+    assert mailer["BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_unknown_email_url_scheme_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
+        mailers_from_url("imap://mail.example.org", debug=False)
