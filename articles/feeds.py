@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+
+from articles.models import Article
+
+
+class LatestArticlesFeed(Feed):
+    """RSS of the newest published articles. Links use CLINIC_SITE_URL, not the request's host."""
+
+    title = "Articles on back pain and acupuncture"
+    description = "New articles from the clinic, each checked by a medical reviewer."
+
+    def link(self):
+        return settings.CLINIC_SITE_URL + reverse("articles:list")
+
+    def feed_url(self):
+        return settings.CLINIC_SITE_URL + reverse("articles:feed")
+
+    def items(self):
+        return Article.objects.published().for_listing()[:20]
+
+    def item_title(self, item):
+        return item.title
+
+    def item_description(self, item):
+        return item.summary
+
+    def item_link(self, item):
+        return settings.CLINIC_SITE_URL + item.get_absolute_url()
+
+    def item_guid(self, item):
+        return self.item_link(item)
+
+    def item_pubdate(self, item):
+        return item.publish_at
+
+    def item_updateddate(self, item):
+        return item.updated_at
+
+    def item_author_name(self, item):
+        return item.author_name
+
+    def item_categories(self, item):
+        return [topic.name for topic in item.topics.all()]

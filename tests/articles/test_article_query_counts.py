@@ -1,0 +1,100 @@
+"""The article pages cost the same number of queries with 5 articles as with 500."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from articles.markdown import render
+from articles.models import Article, Reference, Topic
+from tests.articles.conftest import BODY
+
+
+def add_articles(count, topics, start=0):
+    """Published, reviewed articles with two topics and two references each, in bulk."""
+    rendered = render(BODY)
+    now = timezone.now()
+    articles = Article.objects.bulk_create(
+        Article(
+            title=f"Bulk article {number}",
+            slug=f"bulk-{number}",
+            summary=f"Summary {number}.",
+            body=BODY,
+            body_html=rendered.body_html,
+            toc_html=rendered.toc_html,
+            reading_minutes=rendered.reading_minutes,
+            author_name="Dana Example",
+            reviewer_name="Sam Example",
+            reviewed_on=date(2026, 1, 5),
+            status=Article.Status.PUBLISHED,
+            publish_at=now - timedelta(hours=number + 1),
+        )
+        for number in range(start, start + count)
+    )
+    articles = list(Article.objects.filter(slug__in=[a.slug for a in articles]))
+    Through = Article.topics.through
+    Through.objects.bulk_create(
+        Through(article=article, topic=topic)
+        for index, article in enumerate(articles)
+        for topic in (topics[index % len(topics)], topics[(index + 1) % len(topics)])
+    )
+    Reference.objects.bulk_create(
+        Reference(article=article, position=position, text=f"Reference {position}")
+        for article in articles
+        for position in (1, 2)
+    )
+    return articles
+
+
+@pytest.fixture
+def topics(db):
+    return [Topic.objects.create(name=f"Topic {n}", slug=f"topic-{n}") for n in range(4)]
+
+
+def queries_for(client, url):
+    client.get(url)  # warm the cached clinic record, as on a running site
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+PAGES = {
+    # paginator count, the page of articles, their topics, the topic list
+    "list": (lambda topics: reverse("articles:list"), 4),
+    # the same as the list, plus the search condition
+    "search": (lambda topics: reverse("articles:list") + "?q=bulk", 4),
+    # the topic, then as the list
+    "topic": (lambda topics: topics[0].get_absolute_url(), 5),
+    # the article, its topics, its references, related articles
+    "detail": (lambda topics: reverse("articles:detail", args=["bulk-0"]), 4),
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("count", [5, 500])
+def test_article_pages_run_a_fixed_number_of_queries(
+    client, clinic, topics, django_assert_num_queries, page, count
+):
+    add_articles(count, topics)
+    url_for, expected = PAGES[page]
+    url = url_for(topics)
+    client.get(url)  # warm the cached clinic record, as on a running site
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_home_page_runs_as_many_queries_with_500_articles_as_with_5(
+    client, clinic, topics, django_assert_num_queries
+):
+    add_articles(5, topics)
+    with_five = queries_for(client, reverse("home"))
+    add_articles(495, topics, start=5)
+    client.get(reverse("home"))
+    with django_assert_num_queries(with_five):
+        response = client.get(reverse("home"))
+    assert response.context["latest_articles"][0].title == "Bulk article 0"
