@@ -1,0 +1,329 @@
+"""Open appointment times: when a patient can book which service with whom.
+
+A time is open when it starts on the clinic's grid, inside one of the practitioner's
+working hours (the whole appointment fits), not on a clinic closure day, not during
+the practitioner's time off, not closer than the buffer to another active appointment,
+at least the minimum notice from now and at most the booking horizon ahead.
+
+Working hours are local wall-clock times in the clinic's time zone; every time
+returned is an aware UTC datetime. Each day's times are built from that day's wall
+clock, so a daylight-saving change neither shifts a 9:00 appointment nor invents
+one: a wall time that does not exist (spring forward) is skipped, one that happens
+twice (fall back) is offered twice, once per UTC offset.
+
+Everything a range needs is read in at most three queries (working hours with their
+practitioners, time off and appointments together, closures), whatever the range.
+"""
+
+import bisect
+import enum
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from django.db.models import IntegerField, Value
+from django.utils import timezone
+
+from booking.models import Appointment, Clinic, ClinicClosure, TimeOff, WorkingHours
+
+_TIME_OFF, _APPOINTMENT = 0, 1
+
+
+class Refusal(enum.StrEnum):
+    """Why a time cannot be booked online."""
+
+    PAST = "past"
+    TOO_SOON = "too_soon"
+    TOO_FAR = "too_far"
+    OFF_GRID = "off_grid"
+    CLOSED = "closed"
+    OUTSIDE_HOURS = "outside_hours"
+    TIME_OFF = "time_off"
+    TAKEN = "taken"
+
+
+class SlotUnavailable(Exception):
+    """The time asked for is not open; `reason` says why (a Refusal)."""
+
+    def __init__(self, reason, *, closure=""):
+        super().__init__(reason)
+        self.reason = Refusal(reason)
+        self.closure = closure
+
+
+@dataclass(frozen=True)
+class Slot:
+    """An open time: its start and end (UTC) and the practitioner who is free then."""
+
+    start: datetime
+    end: datetime
+    practitioner: object = field(compare=False)
+
+    @property
+    def local_start(self):
+        return timezone.localtime(self.start)
+
+    @property
+    def value(self):
+        """The form value: the local start in ISO 8601 with its UTC offset."""
+        return self.local_start.isoformat()
+
+
+def bookable_window(now=None, clinic=None):
+    """The earliest and latest start a patient may book online, as of now."""
+    now = now or timezone.now()
+    clinic = clinic or Clinic.load()
+    return now + clinic.minimum_notice, now + clinic.booking_horizon
+
+
+def bookable_days(now=None, clinic=None):
+    """The first and last local dates that can have open times."""
+    earliest, latest = bookable_window(now, clinic)
+    return timezone.localdate(earliest), timezone.localdate(latest)
+
+
+def open_slots(service, first_day, last_day, *, practitioner=None, now=None):
+    """Open times for `service` on the local dates first_day..last_day, by start.
+
+    With a practitioner, that practitioner's times; without, every time at which
+    some practitioner is free, each with the one who would take it.
+    """
+    now = now or timezone.now()
+    schedule = _Schedule(service, first_day, last_day, practitioner=practitioner)
+    earliest, latest = bookable_window(now, schedule.clinic)
+    slots = []
+    day = first_day
+    while day <= last_day:
+        if not schedule.closure_on(day):
+            by_start = defaultdict(list)
+            for person in schedule.practitioners:
+                for start in schedule.starts(person, day):
+                    if earliest <= start <= latest and schedule.is_free(person, start):
+                        by_start[start].append(person)
+            for start in sorted(by_start):
+                chosen = schedule.pick(by_start[start], day)
+                slots.append(Slot(start, start + service.duration, chosen))
+        day += timedelta(days=1)
+    return slots
+
+
+def check_slot(service, start, *, practitioner=None, now=None):
+    """The open Slot starting at `start`, or SlotUnavailable saying why not.
+
+    Without a practitioner, the Slot names the one who is free (the least busy that
+    day). This is the rule the request form and the booking itself apply.
+    """
+    now = now or timezone.now()
+    # In UTC: an aware time in the repeated hour never equals one in another zone.
+    start = start.astimezone(UTC)
+    clinic = Clinic.load()
+    earliest, latest = bookable_window(now, clinic)
+    if start < now:
+        raise SlotUnavailable(Refusal.PAST)
+    if start < earliest:
+        raise SlotUnavailable(Refusal.TOO_SOON)
+    if start > latest:
+        raise SlotUnavailable(Refusal.TOO_FAR)
+    if not on_grid(start, clinic):
+        raise SlotUnavailable(Refusal.OFF_GRID)
+    day = timezone.localdate(start)
+    schedule = _Schedule(service, day, day, practitioner=practitioner, clinic=clinic)
+    closure = schedule.closure_on(day)
+    if closure:
+        raise SlotUnavailable(Refusal.CLOSED, closure=closure)
+    working = [p for p in schedule.practitioners if start in schedule.starts(p, day)]
+    if not working:
+        raise SlotUnavailable(Refusal.OUTSIDE_HOURS)
+    present = [p for p in working if not schedule.is_away(p, start)]
+    if not present:
+        raise SlotUnavailable(Refusal.TIME_OFF)
+    free = [p for p in present if schedule.is_free(p, start)]
+    if not free:
+        raise SlotUnavailable(Refusal.TAKEN)
+    return Slot(start, start + service.duration, schedule.pick(free, day))
+
+
+def nearest_open_slots(service, start, *, practitioner=None, count=3, now=None):
+    """Up to `count` open times closest to `start` (before or after), by start."""
+    now = now or timezone.now()
+    start = start.astimezone(UTC)
+    first_day, last_day = bookable_days(now)
+    slots = open_slots(service, first_day, last_day, practitioner=practitioner, now=now)
+    nearest = sorted(slots, key=lambda slot: (abs(slot.start - start), slot.start))[:count]
+    return sorted(nearest, key=lambda slot: slot.start)
+
+
+def slots_by_day(slots):
+    """Open times grouped by local date, in order."""
+    days = defaultdict(list)
+    for slot in slots:
+        days[slot.local_start.date()].append(slot)
+    return dict(days)
+
+
+def on_grid(start, clinic=None):
+    """Whether a time falls on the clinic's grid of local wall-clock start times."""
+    clinic = clinic or Clinic.load()
+    local = timezone.localtime(start)
+    minutes = local.hour * 60 + local.minute
+    return not (local.second or local.microsecond or minutes % clinic.slot_grid_minutes)
+
+
+def wall_clock_instants(day, at, tz=None):
+    """The UTC instants at which local clocks show `at` on `day`.
+
+    One on most days; none in the hour skipped when clocks go forward; two in the
+    hour repeated when clocks go back.
+    """
+    tz = tz or timezone.get_default_timezone()
+    wall = datetime.combine(day, at)
+    instants = []
+    for fold in (0, 1):
+        instant = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        exists = instant.astimezone(tz).replace(tzinfo=None) == wall
+        if exists and instant not in instants:
+            instants.append(instant)
+    return instants
+
+
+class _Intervals:
+    """Disjoint, sorted busy intervals of one practitioner, for quick overlap tests."""
+
+    def __init__(self, intervals):
+        merged = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        self.starts = [start for start, _ in merged]
+        self.ends = [end for _, end in merged]
+
+    def overlaps(self, start, end):
+        index = bisect.bisect_right(self.ends, start)
+        return index < len(self.starts) and self.starts[index] < end
+
+
+class _Schedule:
+    """Working hours, time off, appointments and closures for some days, read once."""
+
+    def __init__(self, service, first_day, last_day, *, practitioner=None, clinic=None):
+        self.service = service
+        self.clinic = clinic or Clinic.load()
+        self.tz = timezone.get_default_timezone()
+        self.grid = self.clinic.slot_grid_minutes
+        self._starts = {}
+
+        hours = WorkingHours.objects.filter(practitioner__is_active=True).select_related(
+            "practitioner"
+        )
+        if practitioner is not None:
+            hours = hours.filter(practitioner=practitioner)
+        hours = hours.order_by(
+            "practitioner__position", "practitioner__name", "practitioner_id", "start_time"
+        )
+        self.practitioners = []
+        self._hours = defaultdict(lambda: defaultdict(list))
+        for row in hours:
+            if row.practitioner not in self.practitioners:
+                self.practitioners.append(row.practitioner)
+            self._hours[row.practitioner.pk][row.weekday].append((row.start_time, row.end_time))
+        for by_weekday in self._hours.values():
+            for weekday, ranges in by_weekday.items():
+                by_weekday[weekday] = _merge_times(ranges)
+
+        buffer = self.clinic.buffer
+        window_start = self._midnight(first_day) - buffer
+        window_end = self._midnight(last_day + timedelta(days=1)) + service.duration + buffer
+        ids = [p.pk for p in self.practitioners]
+        off, booked = defaultdict(list), defaultdict(list)
+        self._booked_per_day = Counter()
+        if ids:
+            time_off = (
+                TimeOff.objects.filter(practitioner_id__in=ids)
+                .filter(start__lt=window_end, end__gt=window_start)
+                .annotate(kind=Value(_TIME_OFF, output_field=IntegerField()))
+                .values_list("practitioner_id", "start", "end", "kind")
+                .order_by()
+            )
+            appointments = (
+                Appointment.objects.active()
+                .filter(practitioner_id__in=ids)
+                .overlapping(window_start, window_end)
+                .annotate(kind=Value(_APPOINTMENT, output_field=IntegerField()))
+                .values_list("practitioner_id", "start", "end", "kind")
+                .order_by()
+            )
+            for practitioner_id, start, end, kind in time_off.union(appointments, all=True):
+                if kind == _TIME_OFF:
+                    off[practitioner_id].append((start, end))
+                else:
+                    # The buffer keeps time free on both sides of an appointment.
+                    booked[practitioner_id].append((start - buffer, end + buffer))
+                    self._booked_per_day[practitioner_id, timezone.localdate(start)] += 1
+        self._off = {pk: _Intervals(off[pk]) for pk in ids}
+        self._booked = {pk: _Intervals(booked[pk]) for pk in ids}
+
+        self._closures = list(
+            ClinicClosure.objects.filter(start_date__lte=last_day, end_date__gte=first_day)
+            .order_by("start_date")
+            .values_list("start_date", "end_date", "reason")
+        )
+
+    def _midnight(self, day):
+        return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(UTC)
+
+    def closure_on(self, day):
+        """The reason the clinic is closed on `day`, or an empty string."""
+        for start_date, end_date, reason in self._closures:
+            if start_date <= day <= end_date:
+                return reason or "closed"
+        return ""
+
+    def starts(self, practitioner, day):
+        """Grid start times on `day` at which the service fits in the working hours."""
+        key = (practitioner.pk, day)
+        if key not in self._starts:
+            self._starts[key] = self._compute_starts(practitioner, day)
+        return self._starts[key]
+
+    def _compute_starts(self, practitioner, day):
+        duration = self.service.duration
+        starts = []
+        for begin, finish in self._hours[practitioner.pk].get(day.weekday(), ()):
+            # Earliest reading of the opening time, latest of the closing time: on the
+            # night clocks go back, a range around 1:00-2:00 covers both hours.
+            opens = datetime.combine(day, begin, tzinfo=self.tz).astimezone(UTC)
+            closes = datetime.combine(day, finish, tzinfo=self.tz).replace(fold=1).astimezone(UTC)
+            first = -(-(begin.hour * 60 + begin.minute) // self.grid) * self.grid
+            last = finish.hour * 60 + finish.minute
+            for minutes in range(first, last, self.grid):
+                at = time(minutes // 60, minutes % 60)
+                for start in wall_clock_instants(day, at, self.tz):
+                    if start >= opens and start + duration <= closes and start not in starts:
+                        starts.append(start)
+        return sorted(starts)
+
+    def is_away(self, practitioner, start):
+        return self._off[practitioner.pk].overlaps(start, start + self.service.duration)
+
+    def is_taken(self, practitioner, start):
+        return self._booked[practitioner.pk].overlaps(start, start + self.service.duration)
+
+    def is_free(self, practitioner, start):
+        return not (self.is_away(practitioner, start) or self.is_taken(practitioner, start))
+
+    def pick(self, free, day):
+        """Of the free practitioners, the one with the fewest appointments that day."""
+        return min(free, key=lambda p: self._booked_per_day[p.pk, day])
+
+
+def _merge_times(ranges):
+    """Working-hour ranges of one day, overlapping or touching ones joined."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

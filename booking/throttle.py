@@ -1,0 +1,75 @@
+"""Rate limits on public forms, counted in the cache that every app server shares.
+
+A rate is written "5/h": that many in a fixed window of a second (s), a minute (m),
+an hour (h) or a day (d); "10/15m" is ten per fifteen minutes. Counters are keyed by
+a keyed hash of what they count (a client address, an email), never the value itself.
+"""
+
+import re
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.crypto import salted_hmac
+from ipware.ip import get_client_ip
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+
+
+def parse_rate(rate):
+    """(allowed count, window in seconds) from "5/h"; ValueError when it is not a rate."""
+    match = _RATE.match(rate or "")
+    if not match:
+        raise ValueError(f"Not a rate: {rate!r} (write it like 5/h, 3/d or 10/15m).")
+    count, multiple, unit = match.groups()
+    return int(count), int(multiple or 1) * UNITS[unit]
+
+
+def client_address(request):
+    """The client's address, trusting as many proxies as settings.PROXY_COUNT says."""
+    address, _ = get_client_ip(
+        request,
+        proxy_count=getattr(settings, "AXES_IPWARE_PROXY_COUNT", None),
+        request_header_order=getattr(settings, "AXES_IPWARE_META_PRECEDENCE_ORDER", None),
+    )
+    return address or request.META.get("REMOTE_ADDR", "unknown")
+
+
+class Limit:
+    """One rate limit: `scope` names what it counts, `rate` how many are allowed."""
+
+    def __init__(self, scope, rate):
+        self.scope = scope
+        self.count, self.window = parse_rate(rate)
+
+    def _key(self, identity, now):
+        salt = f"booking.throttle.{self.scope}"
+        digest = salted_hmac(salt, str(identity), algorithm="sha256").hexdigest()[:32]
+        return f"throttle:{self.scope}:{digest}:{int(now // self.window)}"
+
+    def hit(self, identity, now=None):
+        """Count one more for `identity`; False when that goes over the limit."""
+        now = time.time() if now is None else now
+        key = self._key(identity, now)
+        cache.add(key, 0, timeout=self.window + 60)
+        try:
+            used = cache.incr(key)
+        except ValueError:
+            # Evicted between add and incr: start again.
+            cache.set(key, 1, timeout=self.window + 60)
+            used = 1
+        return used <= self.count
+
+    def retry_after(self, now=None):
+        """Seconds until the current window ends."""
+        now = time.time() if now is None else now
+        return int(self.window - now % self.window) + 1
+
+
+def booking_limits():
+    """The request form's limits: per client address and per patient email (settings)."""
+    return (
+        Limit("booking-address", settings.CLINIC_BOOKING_RATE),
+        Limit("booking-email", settings.CLINIC_BOOKING_EMAIL_RATE),
+    )

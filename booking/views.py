@@ -1,0 +1,338 @@
+"""The patient's side of booking: the request form, its open times, and the request's own page."""
+
+import bisect
+import contextlib
+import logging
+from datetime import date, datetime
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as format_date
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from booking import throttle
+from booking.availability import bookable_days, open_slots, slots_by_day
+from booking.forms import BookingForm, slot_label
+from booking.models import Appointment, Concern, Practitioner, Service, TransitionNotAllowed
+
+logger = logging.getLogger(__name__)
+
+# Day buttons shown at once: two rows on a phone, one on a desktop.
+DAYS_PER_PAGE = 8
+
+
+def _parse_day(value):
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+def _day_of_slot(value):
+    try:
+        start = datetime.fromisoformat(value or "")
+        return timezone.localdate(start) if start.tzinfo else None
+    except (ValueError, OverflowError):
+        return None
+
+
+class TimeChooser:
+    """The choice of treatment, practitioner and day, and the open times it leads to.
+
+    Every choice is a link carrying all of them (and the pre-selected concern and the
+    article the patient came from), so the page works without JavaScript.
+    """
+
+    def __init__(self, services, practitioners, *, service="", practitioner="", day=None, keep):
+        by_slug = {s.slug: s for s in services}
+        self.services = services
+        self.practitioners = practitioners
+        self.service = by_slug.get(service) or (services[0] if services else None)
+        self.practitioner = next((p for p in practitioners if p.slug == practitioner), None)
+        self.keep = {name: value for name, value in keep.items() if value}
+        self.days, self.times, self.day = [], [], day
+        self.earlier_day = self.later_day = None
+        if self.service is None:
+            return
+        first, last = bookable_days()
+        slots = open_slots(self.service, first, last, practitioner=self.practitioner)
+        by_day = slots_by_day(slots)
+        self.open_days = list(by_day)
+        # The day asked for, or the next one with open times (a day kept from another
+        # service or practitioner may have none).
+        index = bisect.bisect_left(self.open_days, self.day) if self.day else 0
+        if index >= len(self.open_days):
+            index = 0
+        self.day = self.open_days[index] if self.open_days else None
+        self.times = by_day.get(self.day, [])
+        # The page of day buttons that holds the chosen day.
+        page = index // DAYS_PER_PAGE
+        begin = page * DAYS_PER_PAGE
+        self.days = self.open_days[begin : begin + DAYS_PER_PAGE]
+        self.earlier_day = self.open_days[begin - DAYS_PER_PAGE] if page else None
+        following = self.open_days[begin + DAYS_PER_PAGE : begin + DAYS_PER_PAGE + 1]
+        self.later_day = following[0] if following else None
+
+    def url(self, view="booking:request", **changes):
+        params = {
+            "service": self.service.slug if self.service else "",
+            "practitioner": self.practitioner.slug if self.practitioner else "",
+            "day": self.day.isoformat() if self.day else "",
+            **self.keep,
+        }
+        for name, value in changes.items():
+            params[name] = value.isoformat() if isinstance(value, date) else value
+        query = urlencode({name: value for name, value in params.items() if value})
+        return f"{reverse(view)}?{query}" if query else reverse(view)
+
+    def service_links(self):
+        return [
+            {"service": s, "url": self.url(service=s.slug), "current": s == self.service}
+            for s in self.services
+        ]
+
+    def practitioner_links(self):
+        links = [{"name": "Any practitioner", "url": self.url(practitioner="")}]
+        links[0]["current"] = self.practitioner is None
+        links += [
+            {
+                "name": p.name,
+                "url": self.url(practitioner=p.slug),
+                "current": p == self.practitioner,
+            }
+            for p in self.practitioners
+        ]
+        return links
+
+    def day_links(self):
+        return [
+            {
+                "date": day.isoformat(),
+                "weekday": format_date(day, "D"),
+                "label": format_date(day, "M j"),
+                "url": self.url(day=day),
+                "current": day == self.day,
+            }
+            for day in self.days
+        ]
+
+    @property
+    def earlier_url(self):
+        return self.url(day=self.earlier_day) if self.earlier_day else ""
+
+    @property
+    def later_url(self):
+        return self.url(day=self.later_day) if self.later_day else ""
+
+    @property
+    def day_label(self):
+        return format_date(self.day, "l, F j") if self.day else ""
+
+    def as_json(self):
+        """Free times only: no names, no appointments, nothing about patients."""
+        return {
+            "service": self.service.slug if self.service else "",
+            "practitioner": self.practitioner.slug if self.practitioner else "",
+            "day": self.day.isoformat() if self.day else "",
+            "day_label": self.day_label,
+            "days": self.day_links(),
+            "earlier_url": self.earlier_url,
+            "later_url": self.later_url,
+            "times": [
+                {"value": slot.value, "label": slot_label(slot, with_day=False)}
+                for slot in self.times
+            ],
+        }
+
+
+def _lists():
+    return list(Service.objects.active()), list(Practitioner.objects.active())
+
+
+def _rate_limited(request, limit):
+    response = render(request, "booking/rate_limited.html", status=429)
+    response["Retry-After"] = str(limit.retry_after())
+    return response
+
+
+def _over_a_limit(request, form):
+    """The 429 response when this address or this email has sent too many requests.
+
+    One form counts once, however often it is sent (a double click, a retry): it can
+    only ever make one appointment.
+    """
+    counted = f"booking:counted:{form.submission_key}"
+    if not cache.add(counted, True, timeout=86400):
+        return None
+    by_address, by_email = throttle.booking_limits()
+    if not by_address.hit(throttle.client_address(request)):
+        logger.warning("Booking requests refused: too many from one address.")
+        cache.delete(counted)
+        return _rate_limited(request, by_address)
+    if not by_email.hit(form.cleaned_data["email"].strip().lower()):
+        logger.warning("Booking requests refused: too many for one email address.")
+        cache.delete(counted)
+        return _rate_limited(request, by_email)
+    return None
+
+
+def _looks_automated(request):
+    """Answered like a success, so a bot learns nothing; stored nowhere."""
+    by_address, _ = throttle.booking_limits()
+    by_address.hit(throttle.client_address(request))
+    logger.info("Dropped a booking request that looked automated.")
+    return redirect("booking:received")
+
+
+def _answer_sent_form(request, form):
+    """The answer to a sent request form, or None to show it again with its errors."""
+    if form.honeypot_filled():
+        return _looks_automated(request)
+    # A double click or a resubmission: the request this form already made.
+    existing = form.existing_request()
+    if existing:
+        return redirect(existing)
+    if form.is_valid():
+        # Too fast only counts for a complete form: a person who sends an empty one
+        # in a hurry is shown what is missing, not thanked.
+        if form.sent_too_fast():
+            return _looks_automated(request)
+        refused = _over_a_limit(request, form)
+        if refused:
+            return refused
+        appointment = form.book()
+        if appointment:
+            logger.info("Consultation request %s received online.", appointment.reference)
+            return redirect(appointment)
+    # Its twin (the other click of a double click) may have booked it meanwhile,
+    # which made this one's time look taken.
+    existing = form.existing_request()
+    return redirect(existing) if existing else None
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_consultation(request):
+    services, practitioners = _lists()
+    if request.method == "POST":
+        form = BookingForm(request.POST, services=services, practitioners=practitioners)
+        answer = _answer_sent_form(request, form)
+        if answer:
+            return answer
+        form.ensure_fresh_token()
+        form.mark_first_error()
+        data = request.POST
+        day = _day_of_slot(data.get("slot")) or _parse_day(data.get("day"))
+        keep = {"concern": data.get("concern", ""), "from": data.get("source_article", "")}
+    else:
+        data = request.GET
+        day = _parse_day(data.get("day"))
+        concern = data.get("concern", "")
+        keep = {
+            "concern": concern if concern in Concern.values else "",
+            "from": data.get("from", "")[:50],
+        }
+    chooser = TimeChooser(
+        services,
+        practitioners,
+        service=data.get("service", ""),
+        practitioner=data.get("practitioner", ""),
+        day=day,
+        keep=keep,
+    )
+    if request.method != "POST":
+        form = BookingForm(
+            services=services,
+            practitioners=practitioners,
+            initial={
+                "service": chooser.service.slug if chooser.service else "",
+                "practitioner": chooser.practitioner.slug if chooser.practitioner else "",
+                "concern": keep["concern"],
+                "source_article": keep["from"],
+            },
+        )
+    form.offer(chooser.times, f"Open times on {chooser.day_label}")
+    return render(
+        request,
+        "booking/request_form.html",
+        {"form": form, "chooser": chooser, "summary_errors": _summary(form)},
+    )
+
+
+def _summary(form):
+    """The errors at the top of the form, each a link to its field."""
+    if not form.is_bound or form.is_valid():
+        return []
+    anchors = {"service": "service-choice", "practitioner": "practitioner-choice"}
+    errors = [{"anchor": "booking-form", "message": e} for e in form.non_field_errors()]
+    for name in form.fields:
+        if name in form.errors and name != "website":
+            anchor = anchors.get(name) or f"id_{name}" + ("_0" if name in ("slot",) else "")
+            errors += [{"anchor": anchor, "message": message} for message in form.errors[name]]
+    return errors
+
+
+@never_cache
+@require_safe
+def open_times(request):
+    """The open times of one day, for the form's script: free times only."""
+    services, practitioners = _lists()
+    chooser = TimeChooser(
+        services,
+        practitioners,
+        service=request.GET.get("service", ""),
+        practitioner=request.GET.get("practitioner", ""),
+        day=_parse_day(request.GET.get("day")),
+        keep={
+            "concern": request.GET.get("concern", ""),
+            "from": request.GET.get("from", "")[:50],
+        },
+    )
+    return JsonResponse(chooser.as_json())
+
+
+@never_cache
+@require_safe
+def request_received(request):
+    return render(request, "booking/request_received.html")
+
+
+def _appointment_or_404(token):
+    try:
+        return Appointment.objects.select_related("service", "practitioner").from_token(token)
+    except Appointment.DoesNotExist:
+        raise Http404 from None
+
+
+@never_cache
+@require_safe
+def request_detail(request, token):
+    appointment = _appointment_or_404(token)
+    return render(
+        request,
+        "booking/request_detail.html",
+        {"appointment": appointment, "can_cancel": appointment.patient_can_cancel()},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def request_cancel(request, token):
+    """Ask first; cancel only on the confirming POST, and only within the notice."""
+    appointment = _appointment_or_404(token)
+    can_cancel = appointment.patient_can_cancel()
+    if request.method == "POST" and request.POST.get("confirm") == "yes" and can_cancel:
+        # Already cancelled or declined meanwhile? The page then shows which.
+        with contextlib.suppress(TransitionNotAllowed):
+            appointment.cancel(note="Cancelled by the patient through their link.")
+        return redirect(appointment)
+    return render(
+        request,
+        "booking/request_cancel.html",
+        {"appointment": appointment, "can_cancel": can_cancel},
+    )

@@ -1,0 +1,154 @@
+"""The patient's own page for a request, /book/request/<token>/, and cancelling from it."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.urls import reverse
+from django.utils import timezone
+
+from booking.availability import check_slot
+from booking.models import Appointment
+from tests.booking.conftest import local
+
+
+@pytest.fixture
+def booked(make_appointment, monday):
+    return make_appointment(
+        local(monday, 10),
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada.lovelace@example.com",
+        phone="+12125550123",
+        message="Pain shoots down my left leg.",
+    )
+
+
+def cancel_url(appointment):
+    return reverse("booking:request-cancel", args=[appointment.token])
+
+
+def test_request_page_shows_what_the_patient_needs(client, booked, monday):
+    response = client.get(booked.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert booked.reference in html
+    assert "Requested, waiting for our confirmation" in html
+    assert "Initial consultation and treatment (75 minutes)" in html
+    assert "Maya Chen, L.Ac." in html
+    assert f"{monday:%A, %B} {monday.day}, {monday.year}" in html
+    assert "10:00 AM to 11:15 AM" in html  # clinic time, not UTC
+    assert "What happens next" in html
+    assert "Cancel this appointment" in html
+
+
+def test_request_page_shows_no_personal_data_beyond_the_first_name(client, booked):
+    html = client.get(booked.get_absolute_url()).content.decode()
+    for private in ("Lovelace", "ada.lovelace@example", "2125550123", "left leg", "Sciatica"):
+        assert private not in html
+
+
+def test_patient_pages_are_never_stored_by_caches(client, booked):
+    for url in (booked.get_absolute_url(), cancel_url(booked)):
+        response = client.get(url)
+        assert "no-store" in response["Cache-Control"]
+        assert 'name="robots" content="noindex' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        lambda a: a.token[:-1] + ("A" if a.token[-1] != "A" else "B"),  # altered signature
+        lambda a: Appointment.token_signer().sign_object({"id": a.pk, "ref": "WRONGREF"}),
+        lambda a: signing.Signer(salt="another.purpose").sign_object(
+            {"id": a.pk, "ref": a.reference}
+        ),
+        lambda a: str(a.pk),  # a sequential id never works
+        lambda a: a.reference,
+    ],
+)
+def test_a_tampered_or_guessed_token_is_not_found(client, booked, token):
+    forged = token(booked)
+    assert client.get(reverse("booking:request-detail", args=[forged])).status_code == 404
+    assert client.post(reverse("booking:request-cancel", args=[forged])).status_code == 404
+
+
+def test_the_token_of_a_deleted_request_is_not_found(client, booked):
+    url = booked.get_absolute_url()
+    booked.delete()
+    assert client.get(url).status_code == 404
+
+
+def test_cancelling_asks_first(client, booked):
+    response = client.post(cancel_url(booked))
+    assert response.status_code == 200
+    assert "Yes, cancel my appointment" in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.status == Appointment.Status.REQUESTED
+
+
+def test_opening_the_cancel_link_changes_nothing(client, booked):
+    client.get(cancel_url(booked))
+    booked.refresh_from_db()
+    assert booked.status == Appointment.Status.REQUESTED
+
+
+def test_confirming_cancels_and_frees_the_time_at_once(client, booked, service, monday):
+    response = client.post(cancel_url(booked), {"confirm": "yes"})
+    assert response.status_code == 302
+    assert response.url == booked.get_absolute_url()
+    booked.refresh_from_db()
+    assert booked.status == Appointment.Status.CANCELLED
+    change = booked.changes.last()
+    assert (change.from_status, change.to_status, change.changed_by) == (
+        "requested",
+        "cancelled",
+        None,
+    )
+    assert check_slot(service, local(monday, 10), practitioner=booked.practitioner)
+    html = client.get(booked.get_absolute_url()).content.decode()
+    assert "This request was cancelled, and the time is free again." in html
+    assert "Cancel this appointment" not in html
+
+
+def test_cancelling_twice_is_harmless(client, booked):
+    client.post(cancel_url(booked), {"confirm": "yes"})
+    response = client.post(cancel_url(booked), {"confirm": "yes"})
+    assert response.status_code == 200
+    assert "nothing to cancel" in response.content.decode()
+    assert booked.changes.filter(to_status="cancelled").count() == 1
+
+
+def test_cancelling_needs_post_with_csrf(booked):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(cancel_url(booked), {"confirm": "yes"}).status_code == 403
+    booked.refresh_from_db()
+    assert booked.is_active
+
+
+def test_inside_the_cancellation_notice_the_patient_is_asked_to_call(
+    client, make_appointment, clinic
+):
+    soon = make_appointment(timezone.now().replace(second=0, microsecond=0) + timedelta(hours=5))
+    html = client.get(soon.get_absolute_url()).content.decode()
+    assert "can no longer be cancelled online" in html
+    assert clinic.phone in html
+    assert "Cancel this appointment" not in html
+    response = client.post(cancel_url(soon), {"confirm": "yes"})
+    assert clinic.phone in response.content.decode()
+    soon.refresh_from_db()
+    assert soon.status == Appointment.Status.REQUESTED
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        ("confirm", "Your appointment is confirmed."),
+        ("decline", "Sorry, we could not offer you this time."),
+    ],
+)
+def test_request_page_follows_the_status(client, booked, change, text):
+    getattr(booked, change)()
+    assert text in client.get(booked.get_absolute_url()).content.decode()
