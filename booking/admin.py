@@ -1,0 +1,1045 @@
+"""The staff side of the clinic: appointments, the schedule, and the clinic's set-up.
+
+Every status change goes through the model's workflow (Appointment.change_status and the
+methods built on it); the admin only collects the choice and reports the outcome.
+"""
+
+import csv
+from datetime import UTC, date, datetime, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AdminRadioSelect
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import (
+    Http404,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.text import Truncator
+from django.utils.timesince import timesince
+
+from booking import emails, schedule
+from booking.models import (
+    AWAITING_DECISION_FIRST,
+    Appointment,
+    Clinic,
+    ClinicClosure,
+    OutgoingEmail,
+    Practitioner,
+    Service,
+    SlotTaken,
+    StatusChange,
+    TimeOff,
+    TransitionNotAllowed,
+    WorkingHours,
+)
+
+Status = Appointment.Status
+
+# What staff see for each target status: the verb of the report, and whether the
+# change calls for a message to the patient (sent in their email).
+WORKFLOW = {
+    Status.CONFIRMED: {"verb": "confirmed", "button": "Confirm", "asks_note": False},
+    Status.DECLINED: {"verb": "declined", "button": "Decline…", "asks_note": True},
+    Status.COMPLETED: {"verb": "marked completed", "button": "Mark completed", "asks_note": False},
+    Status.NO_SHOW: {"verb": "marked no-show", "button": "Mark no-show", "asks_note": False},
+    Status.CANCELLED: {"verb": "cancelled", "button": "Cancel…", "asks_note": True},
+}
+PATIENT_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "is_new_patient",
+    "concern",
+    "message",
+]
+# The patient's details as the forms lay them out, two to a line.
+PATIENT_FIELDSETS = [
+    ("first_name", "last_name"),
+    ("email", "phone"),
+    ("is_new_patient", "concern"),
+    "message",
+]
+
+
+def when(moment):
+    """A date and time as staff read it, in the clinic's time zone."""
+    return formats.date_format(timezone.localtime(moment), "D, M j, Y, g:i A")
+
+
+class WhenFilter(admin.SimpleListFilter):
+    """Appointment dates by the clinic's calendar (weeks start on Monday)."""
+
+    title = "date"
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", "Today"),
+            ("tomorrow", "Tomorrow"),
+            ("this_week", "This week"),
+            ("next_week", "Next week"),
+            ("upcoming", "Upcoming"),
+            ("past", "Past"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        monday = schedule.week_start(today)
+        ranges = {
+            "today": (today, today + timedelta(days=1)),
+            "tomorrow": (today + timedelta(days=1), today + timedelta(days=2)),
+            "this_week": (monday, monday + timedelta(days=7)),
+            "next_week": (monday + timedelta(days=7), monday + timedelta(days=14)),
+        }
+        if self.value() in ranges:
+            first, after = ranges[self.value()]
+            return queryset.filter(
+                start__gte=schedule.local_midnight(first), start__lt=schedule.local_midnight(after)
+            )
+        if self.value() == "upcoming":
+            return queryset.filter(start__gte=timezone.now())
+        if self.value() == "past":
+            return queryset.filter(start__lt=timezone.now())
+        return queryset
+
+
+class StatusNoteForm(forms.Form):
+    note = forms.CharField(
+        label="Message to the patient",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 60}),
+        help_text="Sent in the patient's email, for example another time to offer. Optional.",
+    )
+
+
+class AppointmentForm(forms.ModelForm):
+    """The change form: the overlap rule (the model's clean) is checked at the new time."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        start = cleaned_data.get("start")
+        service = cleaned_data.get("service") or getattr(self.instance, "service", None)
+        if start and service:
+            # In UTC: local wall-clock arithmetic is an hour off across a DST change.
+            self.instance.end = start.astimezone(UTC) + service.duration
+        return cleaned_data
+
+
+class AppointmentAddForm(AppointmentForm):
+    """A booking staff enter themselves, usually for a patient on the phone."""
+
+    status = forms.TypedChoiceField(
+        choices=[
+            (Status.CONFIRMED, "Confirmed: agreed with the patient now"),
+            (Status.REQUESTED, "Requested: to be confirmed later"),
+        ],
+        initial=Status.CONFIRMED,
+        coerce=Status,
+        widget=AdminRadioSelect,
+    )
+
+
+class StatusChangeInline(admin.TabularInline):
+    """The appointment's history: read-only, as it happened."""
+
+    model = StatusChange
+    verbose_name = "change"
+    verbose_name_plural = "history"
+    fields = ["when", "who", "step", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="when")
+    def when(self, change):
+        return when(change.changed_at)
+
+    @admin.display(description="by")
+    def who(self, change):
+        if change.changed_by is None:
+            return "Patient or system"
+        return change.changed_by.get_full_name() or change.changed_by.get_username()
+
+    @admin.display(description="what")
+    def step(self, change):
+        if change.is_reschedule:
+            return "Moved"
+        if not change.from_status:
+            return f"Entered as {change.get_to_status_display().lower()}"
+        return f"{change.get_from_status_display()} → {change.get_to_status_display()}"
+
+
+def delivery_state(email):
+    """What became of an email, in the words staff need to decide whether to resend it."""
+    error = Truncator(email.last_error).chars(160)
+    if email.status == OutgoingEmail.Status.SENT:
+        return f"Sent {when(email.sent_at)}"
+    if email.status == OutgoingEmail.Status.FAILED:
+        if not email.attempts:
+            return f"Not sent: {error}"
+        return f"Gave up after {email.attempts} attempts: {error}"
+    if email.status == OutgoingEmail.Status.SENDING:
+        if emails.is_stuck(email):
+            return (
+                f"Interrupted while being sent ({when(email.claimed_at)}): it may not have "
+                "arrived. Resend it if the patient did not get it."
+            )
+        return "Being sent"
+    if email.attempts:
+        return f"Not sent yet; next try {when(email.next_attempt_at)}. Last error: {error}"
+    return "Waiting to be sent"
+
+
+class OutgoingEmailInline(admin.TabularInline):
+    """The emails about this appointment and what became of each."""
+
+    model = OutgoingEmail
+    verbose_name = "email"
+    verbose_name_plural = "emails"
+    fields = ["written", "kind", "to_address", "state"]
+    readonly_fields = [*fields, "open_link"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("created_at", "pk")
+
+    def get_fields(self, request, obj=None):
+        if OutgoingEmailAdmin.can_see_outbox(request):
+            return [*self.fields, "open_link"]
+        return self.fields
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the appointment may see what the patient was sent.
+        return request.user.has_perm("booking.view_appointment")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="written")
+    def written(self, email):
+        return when(email.created_at)
+
+    @admin.display(description="state")
+    def state(self, email):
+        return delivery_state(email)
+
+    @admin.display(description="")
+    def open_link(self, email):
+        url = reverse("admin:booking_outgoingemail_change", args=[email.pk])
+        return format_html('<a href="{}">Read or resend</a>', url)
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    form = AppointmentForm
+    # The model's own page is the patient's (reached by their signed link only).
+    view_on_site = False
+    list_display = [
+        "reference",
+        "patient",
+        "local_start",
+        "status_badge",
+        "service",
+        "practitioner",
+        "requested",
+    ]
+    list_display_links = ["reference"]
+    list_filter = ["status", WhenFilter, "service", "practitioner"]
+    list_select_related = ["service", "practitioner"]
+    search_fields = ["reference", "first_name", "last_name", "email", "phone"]
+    search_help_text = "Reference, patient name, email or phone."
+    date_hierarchy = "start"
+    # New requests first, then the newest (index booking_appt_queue).
+    ordering = [AWAITING_DECISION_FIRST.asc(), "-created_at"]
+    list_per_page = 50
+    inlines = [StatusChangeInline, OutgoingEmailInline]
+    actions = [
+        "confirm",
+        "decline",
+        "complete",
+        "mark_no_show",
+        "cancel",
+        "export_selected",
+    ]
+    readonly_fields = ["reference", "channel", "received", "created_by", "ends"]
+
+    # Who sees what.
+
+    def get_queryset(self, request):
+        return self.visible_to(request.user, super().get_queryset(request))
+
+    @staticmethod
+    def visible_to(user, queryset):
+        """All appointments with the permission; otherwise a practitioner's own only."""
+        if user.has_perm("booking.view_all_appointments"):
+            return queryset
+        return (
+            queryset.filter(practitioner__user=user) if user.is_authenticated else queryset.none()
+        )
+
+    def sees_everyone(self, request):
+        return request.user.has_perm("booking.view_all_appointments")
+
+    def get_object(self, request, object_id, from_field=None):
+        # Someone else's appointment is as absent as a missing one (404): no redirect that
+        # hints at what exists.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and self.has_view_or_change_permission(request):
+            raise Http404("No such appointment.")
+        return obj  # None without any permission: the admin answers 403
+
+    def has_export_permission(self, request):
+        return request.user.has_perm("booking.export_appointments")
+
+    def get_list_filter(self, request):
+        if self.sees_everyone(request):
+            return self.list_filter
+        return [f for f in self.list_filter if f != "practitioner"]
+
+    # The list.
+
+    @admin.display(description="patient", ordering="last_name")
+    def patient(self, appointment):
+        return appointment.patient_name
+
+    @admin.display(description="when", ordering="start")
+    def local_start(self, appointment):
+        return when(appointment.start)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, appointment):
+        return format_html(
+            '<span class="status-badge status-{}">{}</span>',
+            appointment.status,
+            appointment.get_status_display(),
+        )
+
+    @admin.display(description="received")
+    def received(self, appointment):
+        return when(appointment.created_at)
+
+    @admin.display(description="end")
+    def ends(self, appointment):
+        return when(appointment.end)
+
+    @admin.display(description="requested", ordering="created_at")
+    def requested(self, appointment):
+        age = timesince(appointment.created_at, timezone.now(), depth=1)
+        waiting = appointment.status == Status.REQUESTED and (
+            timezone.now() - appointment.created_at > timedelta(days=1)
+        )
+        return format_html(
+            '<time datetime="{}" title="{}"{}>{} ago</time>',
+            appointment.created_at.isoformat(),
+            when(appointment.created_at),
+            format_html(' class="{}"', "waiting-long") if waiting else "",
+            age,
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # Phones are stored as +12125550123; staff type them as (212) 555-0123.
+        digits = "".join(c for c in search_term if c.isdigit())
+        if len(digits) >= 4 and not any(c.isalpha() for c in search_term):
+            results |= queryset.filter(phone__icontains=digits)  # uses the search index
+        return results, may_have_duplicates
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            "title": "Appointments",
+            "schedule_url": reverse("admin:booking_appointment_schedule"),
+            "export_url": (
+                reverse("admin:booking_appointment_export") + "?" + request.GET.urlencode()
+                if self.has_export_permission(request)
+                else None
+            ),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # The form.
+
+    def get_inlines(self, request, obj):
+        # A new appointment has no history yet.
+        return self.inlines if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AppointmentAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["status", ("service", "practitioner"), "start"]}),
+                (
+                    "Patient",
+                    {"fields": PATIENT_FIELDSETS},
+                ),
+                ("For staff", {"fields": ["staff_notes"]}),
+            ]
+        return [
+            (None, {"fields": [("reference", "channel"), ("received", "created_by")]}),
+            (
+                "Appointment",
+                {
+                    "fields": [("service", "practitioner"), ("start", "ends")],
+                    "description": (
+                        "To reschedule, change the start or the practitioner and save."
+                        if obj.is_active and self.has_change_permission(request, obj)
+                        else None
+                    ),
+                },
+            ),
+            (
+                "Patient" if obj.channel == Appointment.Channel.STAFF else "As the patient sent it",
+                {
+                    "fields": [
+                        *PATIENT_FIELDSETS,
+                        ("consent_at", "consent_version"),
+                        "source_article",
+                    ]
+                },
+            ),
+            ("For staff", {"fields": ["staff_notes"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        readonly = [*self.readonly_fields, "service", "consent_at", "consent_version"]
+        readonly.append("source_article")
+        # Shown as entered: the patient's own words are never edited by staff.
+        if obj.channel == Appointment.Channel.ONLINE:
+            readonly += PATIENT_FIELDS
+        if not obj.is_active:
+            readonly += ["start", "practitioner"]
+        return readonly
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("service", "practitioner") and formfield is not None:
+            # Choosing is the job here; set-up has its own pages.
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return formfield
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        # The schedule links a free time to the add form with ?start=<ISO>&practitioner=<id>.
+        if isinstance(initial.get("start"), str):
+            try:
+                start = datetime.fromisoformat(initial["start"])
+            except ValueError:
+                del initial["start"]
+            else:
+                initial["start"] = timezone.make_aware(start) if timezone.is_naive(start) else start
+        return initial
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.channel = Appointment.Channel.STAFF
+            obj.created_by = request.user
+            obj.book(by=request.user)
+            return
+        moved = {"start", "practitioner"} & set(form.changed_data)
+        if not moved:
+            super().save_model(request, obj, form, change)
+            return
+        # Reschedule from the stored appointment, so its history says where it moved from.
+        stored = Appointment.objects.select_related("service").get(pk=obj.pk)
+        for name in set(form.changed_data) - moved:
+            setattr(stored, name, getattr(obj, name))
+        stored.reschedule(obj.start, practitioner=obj.practitioner, by=request.user)
+        obj.end, obj.sequence = stored.end, stored.sequence
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (SlotTaken, TransitionNotAllowed) as error:
+            # Someone else took the time between the check and the save: nothing was saved.
+            self.message_user(
+                request,
+                str(error)
+                or "The practitioner already has an appointment at this time. "
+                "Nothing was changed; choose another time.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        buttons = []
+        if obj is not None and self.has_change_permission(request, obj):
+            buttons = [
+                {
+                    "status": status.value,
+                    "label": step["button"],
+                    "asks_note": step["asks_note"],
+                    "url": reverse("admin:booking_appointment_status", args=[obj.pk, status]),
+                }
+                for status, step in WORKFLOW.items()
+                if obj.can_change_to(status)
+            ]
+        context["workflow_buttons"] = buttons
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # Status changes.
+
+    def change_statuses(self, request, queryset, status, note=""):
+        """Move each appointment through the workflow; report what changed and what not."""
+        changed, refused = [], []
+        for appointment in queryset.select_related("service").order_by("start", "pk"):
+            try:
+                appointment.change_status(status, by=request.user, note=note)
+            except (TransitionNotAllowed, SlotTaken) as error:
+                refused.append(str(error))
+            else:
+                changed.append(appointment.reference)
+        verb = WORKFLOW[status]["verb"]
+        if changed:
+            self.message_user(
+                request,
+                f"{len(changed)} appointment{'s' if len(changed) != 1 else ''} {verb}: "
+                f"{', '.join(changed)}.",
+                messages.SUCCESS,
+            )
+        if refused:
+            self.message_user(
+                request,
+                f"{len(refused)} not {verb}: {' '.join(refused)}",
+                messages.WARNING,
+            )
+        return changed, refused
+
+    def ask_note_then_change(self, request, queryset, status):
+        """Decline or cancel: a page to write the patient a message first."""
+        if "apply" in request.POST:
+            form = StatusNoteForm(request.POST)
+            if form.is_valid():
+                self.change_statuses(request, queryset, status, note=form.cleaned_data["note"])
+                return None
+        else:
+            form = StatusNoteForm()
+        return self.render_note_page(
+            request,
+            status,
+            form,
+            queryset,
+            action=request.POST.get("action", ""),
+            select_across=request.POST.get("select_across", "0"),
+            hidden_pks=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            cancel_url=request.get_full_path(),
+        )
+
+    def render_note_page(self, request, status, form, queryset, **context):
+        shown = 100
+        appointments = list(queryset.select_related("service", "practitioner")[: shown + 1])
+        more = queryset.count() - shown if len(appointments) > shown else 0
+        button = WORKFLOW[status]["button"].rstrip("…")
+        count = len(appointments)
+        title = {
+            Status.DECLINED: ("Decline this request", "Decline these requests"),
+            Status.CANCELLED: ("Cancel this appointment", "Cancel these appointments"),
+        }.get(status, (f"{button}: this appointment", f"{button}: these appointments"))
+        return TemplateResponse(
+            request,
+            "admin/booking/appointment/status_note.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title[0] if count == 1 else title[1],
+                "opts": self.opts,
+                "status": status,
+                "verb": WORKFLOW[status]["verb"],
+                "button": button,
+                "form": form,
+                "rows": [
+                    {"appointment": a, "allowed": a.can_change_to(status), "when": when(a.start)}
+                    for a in appointments[:shown]
+                ],
+                "more": more,
+                "media": self.media + form.media,
+                **context,
+            },
+        )
+
+    @admin.action(description="Confirm selected requests", permissions=["change"])
+    def confirm(self, request, queryset):
+        self.change_statuses(request, queryset, Status.CONFIRMED)
+
+    @admin.action(description="Decline selected requests…", permissions=["change"])
+    def decline(self, request, queryset):
+        return self.ask_note_then_change(request, queryset, Status.DECLINED)
+
+    @admin.action(description="Mark selected as completed", permissions=["change"])
+    def complete(self, request, queryset):
+        self.change_statuses(request, queryset, Status.COMPLETED)
+
+    @admin.action(description="Mark selected as no-show", permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self.change_statuses(request, queryset, Status.NO_SHOW)
+
+    @admin.action(description="Cancel selected appointments…", permissions=["change"])
+    def cancel(self, request, queryset):
+        return self.ask_note_then_change(request, queryset, Status.CANCELLED)
+
+    @admin.action(description="Export selected to CSV", permissions=["export"])
+    def export_selected(self, request, queryset):
+        return appointments_csv_response(queryset)
+
+    # Pages of our own.
+
+    def get_urls(self):
+        return [
+            path(
+                "schedule/",
+                self.admin_site.admin_view(self.schedule_view),
+                name="booking_appointment_schedule",
+            ),
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="booking_appointment_export",
+            ),
+            path(
+                "<path:object_id>/status/<slug:status>/",
+                self.admin_site.admin_view(self.status_view),
+                name="booking_appointment_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def status_view(self, request, object_id, status):
+        """One appointment's status change, from the buttons of its page."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
+        if status not in WORKFLOW:
+            raise Http404("No such status.")
+        status = Status(status)
+        appointment = self.get_object(request, unquote(object_id))
+        if not self.has_change_permission(request, appointment):
+            raise PermissionDenied
+        change_url = reverse("admin:booking_appointment_change", args=[appointment.pk])
+        form = StatusNoteForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            self.change_statuses(
+                request,
+                self.get_queryset(request).filter(pk=appointment.pk),
+                status,
+                note=form.cleaned_data["note"],
+            )
+            return redirect(change_url)
+        return self.render_note_page(
+            request,
+            status,
+            form,
+            self.get_queryset(request).filter(pk=appointment.pk),
+            single=True,
+            cancel_url=change_url,
+        )
+
+    def export_view(self, request):
+        """The list as filtered and searched, as a CSV file (GET: it changes nothing)."""
+        if not (self.has_view_permission(request) and self.has_export_permission(request)):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return redirect(reverse("admin:booking_appointment_changelist") + "?e=1")
+        return appointments_csv_response(changelist.get_queryset(request))
+
+    def schedule_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        view = "week" if request.GET.get("view") == "week" else "day"
+        today = timezone.localdate()
+        try:
+            day = date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            day = today
+        if view == "week":
+            first_day, length, step = schedule.week_start(day), 7, timedelta(days=7)
+        else:
+            first_day, length, step = day, 1, timedelta(days=1)
+        practitioners = Practitioner.objects.all()
+        if not self.sees_everyone(request):
+            practitioners = practitioners.filter(user=request.user)
+        layout = schedule.load_schedule(
+            first_day, length, self.get_queryset(request), practitioners
+        )
+
+        def link(to_day, to_view=view):
+            return "?" + urlencode({"view": to_view, "date": to_day.isoformat()})
+
+        last_day = first_day + timedelta(days=length - 1)
+        title = (
+            formats.date_format(day, "l, F j, Y")
+            if view == "day"
+            else f"Week of {formats.date_format(first_day, 'F j, Y')}"
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Schedule",
+            "subtitle": title,
+            "heading": title,
+            "opts": self.opts,
+            "view": view,
+            "day": day,
+            "today": today,
+            "last_day": last_day,
+            "layout": layout,
+            "row_minutes": schedule.ROW_MINUTES,
+            "links": {
+                "previous": link(first_day - step),
+                "next": link(first_day + step),
+                "today": link(today),
+                "day": link(day if view == "day" else max(first_day, min(today, last_day)), "day"),
+                "week": link(day, "week"),
+            },
+            "can_add": self.has_add_permission(request),
+            "add_url": reverse("admin:booking_appointment_add"),
+            "changelist_url": reverse("admin:booking_appointment_changelist"),
+        }
+        return TemplateResponse(request, "admin/booking/appointment/schedule.html", context)
+
+
+# Export.
+
+CSV_COLUMNS = [
+    ("Reference", lambda a: a.reference),
+    ("Status", lambda a: a.get_status_display()),
+    ("Date", lambda a: timezone.localtime(a.start).date().isoformat()),
+    ("Start", lambda a: timezone.localtime(a.start).strftime("%H:%M")),
+    ("End", lambda a: timezone.localtime(a.end).strftime("%H:%M")),
+    ("Service", lambda a: a.service.name),
+    ("Practitioner", lambda a: a.practitioner.name),
+    ("First name", lambda a: a.first_name),
+    ("Last name", lambda a: a.last_name),
+    ("Email", lambda a: a.email),
+    ("Phone", lambda a: a.phone),
+    ("New patient", lambda a: "yes" if a.is_new_patient else "no"),
+    ("Concern", lambda a: a.get_concern_display()),
+    ("Channel", lambda a: a.get_channel_display()),
+    ("Requested at", lambda a: timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M")),
+]
+# A cell beginning with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """The text of a cell, with a leading apostrophe if a spreadsheet would run it."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def appointments_csv_response(queryset):
+    """Stream the appointments as CSV, a row at a time, whatever their number."""
+    writer = csv.writer(_Echo())
+    appointments = queryset.select_related("service", "practitioner").iterator(chunk_size=2000)
+
+    def rows():
+        # A byte-order mark, so that spreadsheet programs read accented names right.
+        yield "\ufeff" + writer.writerow([name for name, _ in CSV_COLUMNS])
+        for appointment in appointments:
+            yield writer.writerow([spreadsheet_safe(cell(appointment)) for _, cell in CSV_COLUMNS])
+
+    filename = f"appointments-{timezone.localdate().isoformat()}.csv"
+    return StreamingHttpResponse(
+        rows(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# The clinic's set-up.
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "duration_minutes", "price", "is_active", "position"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 1
+
+
+class TimeOffInline(admin.TabularInline):
+    model = TimeOff
+    extra = 0
+
+
+@admin.register(Practitioner)
+class PractitionerAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "user", "position"]
+    list_filter = ["is_active"]
+    list_select_related = ["user"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [WorkingHoursInline, TimeOffInline]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(ClinicClosure)
+class ClinicClosureAdmin(admin.ModelAdmin):
+    list_display = ["reason", "start_date", "end_date"]
+    date_hierarchy = "start_date"
+    ordering = ["-start_date"]
+    search_fields = ["reason"]
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    """The one record of the clinic's details and booking rules."""
+
+    fieldsets = [
+        (
+            "Details shown to patients",
+            {
+                "fields": [
+                    "name",
+                    "tagline",
+                    "street_address",
+                    "locality",
+                    "region",
+                    "postal_code",
+                    "country",
+                    "phone",
+                    "email",
+                    "opening_hours_text",
+                    "map_url",
+                ]
+            },
+        ),
+        (
+            "Online booking rules",
+            {
+                "fields": [
+                    "minimum_notice_hours",
+                    "booking_horizon_days",
+                    "slot_grid_minutes",
+                    "buffer_minutes",
+                    "cancellation_notice_hours",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        # Clinic.load() creates the one record (with placeholders) on first use.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # One record: go straight to it.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return redirect("admin:booking_clinic_change", Clinic.load().pk)
+
+
+# The outbox.
+
+
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("attention", "Needs attention (failed or interrupted)"),
+            ("waiting", "Waiting or retrying"),
+            ("sent", "Sent"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "attention":
+            return queryset.filter(
+                Q(status=OutgoingEmail.Status.FAILED) | Q(pk__in=emails.stuck().values("pk"))
+            )
+        if self.value() == "waiting":
+            return queryset.filter(status=OutgoingEmail.Status.PENDING)
+        if self.value() == "sent":
+            return queryset.filter(status=OutgoingEmail.Status.SENT)
+        return queryset
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(admin.ModelAdmin):
+    """Every email the site wrote, what became of it, and a way to send one again.
+
+    A record of what patients were told: nobody edits or deletes it here.
+    """
+
+    list_display = ["written", "kind", "appointment_link", "to_address", "state"]
+    list_filter = [DeliveryFilter, "kind"]
+    list_select_related = ["appointment"]
+    search_fields = ["appointment__reference", "to_address"]
+    search_help_text = "Appointment reference or email address."
+    actions = ["resend_selected"]
+    fields = [
+        "appointment_link",
+        "kind",
+        "to_address",
+        "subject",
+        "state",
+        "attempts",
+        "written",
+        "message",
+        "calendar_file",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/booking/outgoingemail/change_form.html"
+
+    # Seeing every patient's emails goes with seeing every appointment.
+
+    @staticmethod
+    def can_see_outbox(request):
+        return request.user.has_perm("booking.view_all_appointments")
+
+    def has_view_permission(self, request, obj=None):
+        return self.can_see_outbox(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request):
+        return self.can_see_outbox(request) and request.user.has_perm("booking.change_appointment")
+
+    @admin.display(description="written", ordering="created_at")
+    def written(self, email):
+        return when(email.created_at)
+
+    @admin.display(description="appointment", ordering="appointment__reference")
+    def appointment_link(self, email):
+        if email.appointment is None:
+            return "–"
+        url = reverse("admin:booking_appointment_change", args=[email.appointment_id])
+        return format_html('<a href="{}">{}</a>', url, email.appointment.reference)
+
+    @admin.display(description="state", ordering="status")
+    def state(self, email):
+        return delivery_state(email)
+
+    @admin.display(description="message (plain-text part)")
+    def message(self, email):
+        return email.body_text
+
+    @admin.display(description="calendar file")
+    def calendar_file(self, email):
+        return email.ics or "None"
+
+    @staticmethod
+    def can_resend(email):
+        # One being sent right now would go twice; an interrupted one may be resent.
+        return email.status != OutgoingEmail.Status.SENDING or emails.is_stuck(email)
+
+    def resend(self, request, queryset):
+        """Send each again now, and report what went out and what stays queued."""
+        resent, skipped = [], 0
+        for email in queryset.order_by("created_at", "pk"):
+            if self.can_resend(email):
+                resent.append(emails.resend(email).pk)
+            else:
+                skipped += 1
+        emails.send_queued(resent)
+        sent = OutgoingEmail.objects.filter(pk__in=resent, status=OutgoingEmail.Status.SENT)
+        sent = sent.count()
+        if sent:
+            self.message_user(
+                request, f"{sent} email{'s' if sent != 1 else ''} sent again.", messages.SUCCESS
+            )
+        if len(resent) > sent:
+            waiting = len(resent) - sent
+            self.message_user(
+                request,
+                f"{waiting} email{'s' if waiting != 1 else ''} could not be sent now: "
+                "they stay in the queue and are retried automatically.",
+                messages.WARNING,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} email{'s' if skipped != 1 else ''} skipped: being sent right now.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Send selected emails again", permissions=["resend"])
+    def resend_selected(self, request, queryset):
+        self.resend(request, queryset)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_resend" in request.POST and object_id:
+            if not self.has_resend_permission(request):
+                raise PermissionDenied
+            email = self.get_object(request, unquote(object_id))
+            if email is None:
+                raise Http404("No such email.")
+            self.resend(request, OutgoingEmail.objects.filter(pk=email.pk))
+            return redirect(request.get_full_path())
+        email = self.get_object(request, unquote(object_id)) if object_id else None
+        extra_context = {
+            "can_resend": bool(
+                email and self.has_resend_permission(request) and self.can_resend(email)
+            ),
+            "resend_label": {
+                OutgoingEmail.Status.PENDING: "Send it now",
+                OutgoingEmail.Status.SENT: "Send this email again",
+            }.get(email.status if email else None, "Try sending it again"),
+            **(extra_context or {}),
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)

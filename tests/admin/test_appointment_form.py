@@ -1,0 +1,239 @@
+"""Phone bookings and rescheduling by staff: the overlap rule holds and errors are clear."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from booking.models import Appointment
+
+ADD = reverse("admin:booking_appointment_add")
+
+
+def at_local(day, hour, minute=0):
+    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def change_url(appointment):
+    return reverse("admin:booking_appointment_change", args=[appointment.pk])
+
+
+def phone_booking(service, practitioner, start, **fields):
+    local = timezone.localtime(start)
+    return {
+        "status": "confirmed",
+        "service": service.pk,
+        "practitioner": practitioner.pk,
+        "start_0": local.strftime("%Y-%m-%d"),
+        "start_1": local.strftime("%H:%M"),
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "email": "grace@example.com",
+        "phone": "+12125550199",
+        "concern": "chronic_pain",
+        "message": "",
+        "staff_notes": "Called at 9; prefers mornings.",
+        "_save": "Save",
+        **fields,
+    }
+
+
+def test_front_desk_books_a_phone_caller(
+    front_desk_client, front_desk, service, practitioner, at, monday
+):
+    response = front_desk_client.post(ADD, phone_booking(service, practitioner, at(monday, 10)))
+    assert response.status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.channel == Appointment.Channel.STAFF
+    assert appointment.created_by == front_desk
+    assert appointment.status == Appointment.Status.CONFIRMED
+    assert appointment.start == at(monday, 10)
+    assert appointment.end == at(monday, 11, 15)
+    change = appointment.changes.get()
+    assert (change.from_status, change.to_status, change.changed_by) == (
+        "",
+        "confirmed",
+        front_desk,
+    )
+
+
+def test_phone_booking_can_wait_for_confirmation(
+    front_desk_client, service, practitioner, at, monday
+):
+    data = phone_booking(service, practitioner, at(monday, 10), status="requested")
+    front_desk_client.post(ADD, data)
+    assert Appointment.objects.get().status == Appointment.Status.REQUESTED
+
+
+def test_phone_booking_over_another_appointment_is_refused_with_a_clear_error(
+    front_desk_client, service, practitioner, request_at, at, monday
+):
+    request_at(10)
+    response = front_desk_client.post(ADD, phone_booking(service, practitioner, at(monday, 11)))
+    assert response.status_code == 200
+    assert "The practitioner already has an appointment at this time." in response.text
+    assert Appointment.objects.count() == 1
+
+
+def test_schedule_link_prefills_the_practitioner_and_time(
+    front_desk_client, practitioner, at, monday
+):
+    start = at(monday, 14, 30)
+    response = front_desk_client.get(
+        ADD, {"practitioner": practitioner.pk, "start": start.isoformat()}
+    )
+    assert response.status_code == 200
+    html = response.text
+    assert f'value="{monday:%Y-%m-%d}"' in html
+    assert 'value="14:30:00"' in html
+    assert f'<option value="{practitioner.pk}" selected>' in html
+
+
+def test_reschedule_moves_the_appointment_and_records_it(
+    front_desk_client, front_desk, request_at, form_of, at, monday
+):
+    appointment = request_at(10)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update({"start_0": f"{monday:%Y-%m-%d}", "start_1": "14:00", "_save": "Save"})
+    response = front_desk_client.post(change_url(appointment), data)
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.start == at(monday, 14)
+    assert appointment.end == at(monday, 15, 15)
+    assert appointment.sequence == 1
+    moved = appointment.changes.last()
+    assert moved.is_reschedule
+    assert moved.changed_by == front_desk
+    assert moved.note == f"Moved from {monday:%Y-%m-%d} 10:00."
+
+
+def test_reschedule_to_another_practitioner(
+    front_desk_client, request_at, form_of, other_practitioner
+):
+    appointment = request_at(10)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update({"practitioner": str(other_practitioner.pk), "_save": "Save"})
+    front_desk_client.post(change_url(appointment), data)
+    appointment.refresh_from_db()
+    assert appointment.practitioner == other_practitioner
+    assert appointment.changes.last().is_reschedule
+
+
+def test_reschedule_over_another_appointment_shows_an_error_and_changes_nothing(
+    front_desk_client, request_at, form_of, monday
+):
+    appointment = request_at(10)
+    request_at(13)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update(
+        {
+            "start_0": f"{monday:%Y-%m-%d}",
+            "start_1": "12:30",
+            "staff_notes": "moved",
+            "_save": "Save",
+        }
+    )
+    response = front_desk_client.post(change_url(appointment), data)
+    assert response.status_code == 200
+    assert "The practitioner already has an appointment at this time." in response.text
+    before = appointment.start
+    appointment.refresh_from_db()
+    assert appointment.start == before
+    assert appointment.staff_notes == ""
+    assert appointment.sequence == 0
+    assert appointment.changes.count() == 1
+
+
+def test_staff_notes_are_editable_and_the_patients_words_are_not(
+    front_desk_client, request_at, form_of
+):
+    appointment = request_at(10, message="It hurts when I sit.")
+    page = front_desk_client.get(change_url(appointment))
+    data = form_of(page)
+    assert "first_name" not in data
+    assert "message" not in data
+    data.update(
+        {
+            "staff_notes": "Bring the MRI report.",
+            "first_name": "Mallory",
+            "message": "x",
+            "_save": "Save",
+        }
+    )
+    front_desk_client.post(change_url(appointment), data)
+    appointment.refresh_from_db()
+    assert appointment.staff_notes == "Bring the MRI report."
+    assert appointment.first_name == "Ada"
+    assert appointment.message == "It hurts when I sit."
+    assert appointment.changes.count() == 1  # not a reschedule
+
+
+def test_appointment_page_shows_the_history_read_only(front_desk_client, front_desk, request_at):
+    appointment = request_at(10)
+    appointment.confirm(by=front_desk, note="Called the patient back.")
+    html = front_desk_client.get(change_url(appointment)).text
+    assert "History" in html or "history" in html
+    assert "Entered as requested" in html
+    assert "Requested → Confirmed" in html
+    assert "frontdesk" in html
+    assert "Called the patient back." in html
+    assert 'name="changes-0-note"' not in html
+
+
+def test_finished_appointment_cannot_be_moved(front_desk_client, request_at, form_of):
+    appointment = request_at(10)
+    appointment.confirm()
+    appointment.complete()
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    assert "start_0" not in data
+    assert "practitioner" not in data
+
+
+def test_moving_a_request_into_the_past_is_still_checked_for_overlap(
+    front_desk_client, make_appointment, form_of, at
+):
+    # The overlap rule has no "online only" exception: staff obey it on any date.
+    yesterday = timezone.localdate() - timedelta(days=1)
+    make_appointment(at(yesterday, 9))
+    later = make_appointment(at(yesterday, 14))
+    data = form_of(front_desk_client.get(change_url(later)))
+    data.update({"start_0": f"{yesterday:%Y-%m-%d}", "start_1": "09:30", "_save": "Save"})
+    response = front_desk_client.post(change_url(later), data)
+    assert "The practitioner already has an appointment at this time." in response.text
+
+
+def test_phone_booking_across_the_spring_clock_change_lasts_its_real_duration(
+    front_desk_client, service, practitioner
+):
+    # 1:45 EST + 75 minutes is 4:00 EDT: the clocks skip 2:00-3:00.
+    data = phone_booking(service, practitioner, at_local(date(2027, 3, 14), 1, 45))
+    front_desk_client.post(ADD, data)
+    appointment = Appointment.objects.get()
+    assert appointment.end - appointment.start == timedelta(minutes=75)
+    assert timezone.localtime(appointment.end).strftime("%H:%M %Z") == "04:00 EDT"
+
+
+def test_reschedule_across_the_autumn_clock_change_lasts_its_real_duration(
+    front_desk_client, request_at, form_of
+):
+    appointment = request_at(10)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    # 0:45 EDT + 75 minutes is 1:00 EST: the clocks repeat 1:00-2:00.
+    data.update({"start_0": "2027-11-07", "start_1": "00:45", "_save": "Save"})
+    front_desk_client.post(change_url(appointment), data)
+    appointment.refresh_from_db()
+    assert appointment.end - appointment.start == timedelta(minutes=75)
+    assert timezone.localtime(appointment.end).strftime("%H:%M %Z") == "01:00 EST"
+
+
+def test_details_staff_entered_themselves_can_be_corrected(
+    front_desk_client, service, practitioner, at, monday, form_of
+):
+    front_desk_client.post(ADD, phone_booking(service, practitioner, at(monday, 10)))
+    appointment = Appointment.objects.get()
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    assert data["phone"] == "+12125550199"
+    data.update({"phone": "+12125550198", "_save": "Save"})
+    front_desk_client.post(change_url(appointment), data)
+    appointment.refresh_from_db()
+    assert appointment.phone == "+12125550198"
