@@ -1,0 +1,460 @@
+"""Emails to patients and staff, sent through an outbox (OutgoingEmail).
+
+Why an outbox table rather than Django's tasks framework: a message row is written in the
+same transaction as the change it announces, so a booking and its emails commit or roll
+back together; each row shows staff what a patient was sent, when, and why not; and a
+conditional UPDATE claims a row, so two senders never both send it. The tasks framework
+would need a worker process besides cron and would still not show staff what went out.
+
+After the commit, the new rows are tried at once (`send_queued`); whatever fails stays in
+the outbox and `send_pending_emails` retries it with backoff until it gives up.
+"""
+
+import contextlib
+import logging
+import re
+import smtplib
+from datetime import UTC, timedelta
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat, timezone
+
+from booking.calendar import appointment_ics
+from booking.models import Appointment, Clinic, OutgoingEmail
+
+logger = logging.getLogger(__name__)
+
+Kind = OutgoingEmail.Kind
+Status = Appointment.Status
+
+# Retries: 2, 4, 8 ... minutes apart, at most 6 hours apart; given up after 10 attempts,
+# about 17 hours after the first: a mail server down overnight is waited out.
+MAX_ATTEMPTS = 10
+FIRST_RETRY_DELAY = timedelta(minutes=2)
+LONGEST_RETRY_DELAY = timedelta(hours=6)
+# A row claimed this long ago and still "sending" was interrupted (a crash, a kill): it may
+# or may not have gone out, so it is shown to staff instead of being sent a second time.
+STUCK_AFTER = timedelta(minutes=15)
+
+REMINDER_EARLIEST = timedelta(hours=48)
+REMINDER_LATEST = timedelta(hours=24)
+
+STAFF_KINDS = {Kind.STAFF_NEW_REQUEST, Kind.STAFF_CANCELLED}
+
+# Subjects carry no patient data beyond a first name and the reference.
+SUBJECTS = {
+    Kind.REQUEST_RECEIVED: "We received your request {reference}",
+    Kind.CONFIRMED: "Your appointment is confirmed ({reference})",
+    Kind.RESCHEDULED: "Your appointment has a new time ({reference})",
+    Kind.DECLINED: "About your request {reference}",
+    Kind.CANCELLED: "Your appointment is cancelled ({reference})",
+    Kind.REMINDER: "Reminder: your appointment ({reference})",
+    Kind.STAFF_NEW_REQUEST: "New request {reference} from {first_name}",
+    Kind.STAFF_CANCELLED: "{first_name} cancelled {reference}",
+}
+
+
+# Which messages a change calls for
+
+
+def kinds_for_change(change):
+    """The messages one step of an appointment's history calls for."""
+    by_patient = change.changed_by_id is None
+    if change.is_reschedule:
+        return [Kind.RESCHEDULED]
+    if change.to_status == Status.REQUESTED:
+        # Staff who enter a request by phone already know about it.
+        if by_patient:
+            return [Kind.REQUEST_RECEIVED, Kind.STAFF_NEW_REQUEST]
+        return [Kind.REQUEST_RECEIVED]
+    if change.to_status == Status.CONFIRMED:
+        return [Kind.CONFIRMED]
+    if change.to_status == Status.DECLINED:
+        return [Kind.DECLINED]
+    if change.to_status == Status.CANCELLED:
+        return [Kind.CANCELLED, Kind.STAFF_CANCELLED] if by_patient else [Kind.CANCELLED]
+    # Completed and no-show: nothing to tell anyone.
+    return []
+
+
+def queue_for_change(appointment, change):
+    """Queue the emails that an appointment's change calls for.
+
+    Called by the workflow inside its transaction: the rows commit with the change, and
+    are sent once it has committed.
+    """
+    if change.is_reschedule or change.to_status == Status.CANCELLED:
+        _withdraw_pending_reminders(appointment)
+    if change.is_reschedule and appointment.reminder_sent_at:
+        # The new time deserves its own reminder.
+        Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=None)
+        appointment.reminder_sent_at = None
+    rows = [compose(kind, appointment, change=change) for kind in kinds_for_change(change)]
+    _queue(rows)
+    return rows
+
+
+def _withdraw_pending_reminders(appointment):
+    appointment.emails.filter(kind=Kind.REMINDER, status=OutgoingEmail.Status.PENDING).update(
+        status=OutgoingEmail.Status.FAILED,
+        last_error="Withdrawn: the appointment was moved or cancelled before it went out.",
+    )
+
+
+# Composing a message
+
+
+def compose(kind, appointment, *, change=None):
+    """An unsaved outbox row: the message rendered from its templates."""
+    clinic = Clinic.load()
+    by_staff = bool(change and change.changed_by_id)
+    context = {
+        "appointment": appointment,
+        "clinic": clinic,
+        "first_name": one_line(appointment.first_name),
+        "when": local_time(appointment),
+        "link": absolute_url(appointment.get_absolute_url()),
+        "book_link": absolute_url(reverse("booking:request")),
+        "admin_link": _admin_link(appointment),
+        # The note of a staff member's decline or cancellation is their message to the
+        # patient; notes on other changes stay in the admin.
+        "note": change.note.strip() if by_staff else "",
+        "by_staff": by_staff,
+        "was_confirmed": bool(change and change.from_status == Status.CONFIRMED),
+    }
+    subject = SUBJECTS[kind].format(
+        reference=appointment.reference, first_name=context["first_name"]
+    )
+    if clinic.name:
+        subject = f"{subject} · {one_line(clinic.name)}"
+    to_address = settings.CLINIC_NOTIFY_EMAIL if kind in STAFF_KINDS else appointment.email
+    email = OutgoingEmail(
+        appointment=appointment,
+        kind=kind,
+        to_address=to_address,
+        subject=one_line(subject)[:200],
+        body_text=tidy_text(render_to_string(f"emails/{kind}.txt", context)),
+        body_html=render_to_string(f"emails/{kind}.html", context),
+        ics=_calendar_file(kind, appointment, change),
+    )
+    if not is_valid_address(to_address):
+        # Never sent: an address with line breaks or no @ could only fail or be abused.
+        email.status = OutgoingEmail.Status.FAILED
+        email.last_error = "Not a valid email address; not sent."
+    return email
+
+
+def _calendar_file(kind, appointment, change):
+    if kind == Kind.CONFIRMED:
+        return appointment_ics(appointment)
+    if kind == Kind.RESCHEDULED and appointment.status == Status.CONFIRMED:
+        return appointment_ics(appointment)
+    if kind == Kind.CANCELLED and change and change.from_status == Status.CONFIRMED:
+        # The patient may have added the appointment to a calendar: take it out again.
+        return appointment_ics(appointment, cancelled=True)
+    return ""
+
+
+def tidy_text(text):
+    """A plain-text body without the blank runs and indents that template tags leave."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
+def one_line(text):
+    """Text with every run of whitespace, line breaks included, made one space."""
+    return " ".join(str(text).split())
+
+
+def is_valid_address(address):
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return "\r" not in address and "\n" not in address
+
+
+def absolute_url(path):
+    """A link for an email: the configured public address, never a request's Host header."""
+    return settings.CLINIC_SITE_URL + path
+
+
+def _admin_link(appointment):
+    try:
+        path = reverse("admin:booking_appointment_change", args=[appointment.pk])
+    except NoReverseMatch:
+        path = reverse("admin:index")
+    return absolute_url(path)
+
+
+def local_time(appointment):
+    """The appointment's date and time in the clinic's zone, with the zone named."""
+    zone = timezone.get_default_timezone()
+    start = timezone.localtime(appointment.start, zone)
+    end = timezone.localtime(appointment.end, zone)
+    place = getattr(zone, "key", str(zone)).rsplit("/", 1)[-1].replace("_", " ")
+    return {
+        "date": dateformat.format(start, "l, F j, Y"),
+        "start": dateformat.format(start, "g:i A"),
+        "time": f"{dateformat.format(start, 'g:i A')} to {dateformat.format(end, 'g:i A')}",
+        "zone": f"{place} time, {start.tzname()}",
+    }
+
+
+# Sending
+
+
+def _queue(rows):
+    """Save the rows in the caller's transaction; try to send them once it commits."""
+    for email in rows:
+        email.save()
+    ids = [email.pk for email in rows if email.status == OutgoingEmail.Status.PENDING]
+    if ids:
+        transaction.on_commit(lambda: send_queued(ids))
+
+
+def send_queued(ids):
+    """Try to send these rows now. Never raises: the request that wrote them stands."""
+    try:
+        send_due(ids=ids)
+    except Exception as error:  # noqa: BLE001 (a send must never fail the patient's request)
+        # The type only: an error's text can carry an email address.
+        logger.error(
+            "Sending emails %s failed (%s); send_pending_emails will retry.",
+            ids,
+            type(error).__name__,
+        )
+
+
+def send_due(*, ids=None, limit=None, max_attempts=MAX_ATTEMPTS):
+    """Send the outbox rows that are due, each at most once. Returns counts by outcome."""
+    now = timezone.now()
+    due = OutgoingEmail.objects.filter(
+        status=OutgoingEmail.Status.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "pk")
+    if ids is not None:
+        due = due.filter(pk__in=ids)
+    counts = {"sent": 0, "retrying": 0, "failed": 0}
+    connection = mail.mailers["default"]
+    try:
+        for pk in list(due.values_list("pk", flat=True)[:limit]):
+            email = claim(pk, now=now)
+            if email is None:
+                continue  # another sender has it
+            outcome, server_unreachable = _deliver(email, connection, max_attempts)
+            counts[outcome] += 1
+            if server_unreachable:
+                # The rest would only wait for the same timeout: leave them for later.
+                break
+    finally:
+        _close_quietly(connection)
+    return counts
+
+
+def claim(pk, *, now=None):
+    """Mark one due row as being sent, if no other sender got there first.
+
+    The conditional UPDATE is atomic on both databases: of two senders, one changes the
+    row and the other finds it no longer pending and moves on.
+    """
+    now = now or timezone.now()
+    claimed = OutgoingEmail.objects.filter(
+        pk=pk, status=OutgoingEmail.Status.PENDING, next_attempt_at__lte=now
+    ).update(
+        status=OutgoingEmail.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return None
+    return OutgoingEmail.objects.select_related("appointment").get(pk=pk)
+
+
+def _deliver(email, connection, max_attempts):
+    """Send one claimed row and record the outcome: (outcome, server unreachable)."""
+    outdated = _outdated_reason(email)
+    if outdated:
+        _update(email, status=OutgoingEmail.Status.FAILED, last_error=outdated)
+        return "failed", False
+    try:
+        if connection.send_messages([as_message(email)]) != 1:
+            raise smtplib.SMTPException("The mail server accepted no recipient.")
+    except Exception as error:  # noqa: BLE001 (recorded on the row, retried later)
+        _close_quietly(connection)
+        outcome = _record_failure(email, error, max_attempts)
+        logger.warning("Email %s (%s) not sent: %s", email.pk, email.kind, type(error).__name__)
+        return outcome, _server_unreachable(error)
+    _update(email, status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), last_error="")
+    logger.info("Email %s (%s) sent.", email.pk, email.kind)
+    return "sent", False
+
+
+def _outdated_reason(email):
+    appointment = email.appointment
+    if email.kind == Kind.REMINDER and appointment and appointment.start <= timezone.now():
+        return "Not sent: the appointment had already started."
+    return ""
+
+
+def _record_failure(email, error, max_attempts):
+    error_text = f"{type(error).__name__}: {error}"[:1000]
+    if email.attempts >= max_attempts or _is_permanent(error):
+        _update(email, status=OutgoingEmail.Status.FAILED, last_error=error_text)
+        return "failed"
+    _update(
+        email,
+        status=OutgoingEmail.Status.PENDING,
+        next_attempt_at=timezone.now() + retry_delay(email.attempts),
+        last_error=error_text,
+    )
+    return "retrying"
+
+
+def retry_delay(attempts):
+    """How long to wait after this many failed attempts: doubling, with a ceiling."""
+    return min(FIRST_RETRY_DELAY * 2 ** max(attempts - 1, 0), LONGEST_RETRY_DELAY)
+
+
+def _is_permanent(error):
+    """A 5xx answer about this message (unknown recipient, refused content) will not change."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPDataError):
+        return error.smtp_code >= 500
+    return False
+
+
+def _server_unreachable(error):
+    """Whether the failure was the server's, not this message's."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+        return False
+    return isinstance(error, OSError)
+
+
+def _update(email, **fields):
+    for name, value in fields.items():
+        setattr(email, name, value)
+    OutgoingEmail.objects.filter(pk=email.pk).update(**fields)
+
+
+def _close_quietly(connection):
+    # Closing a broken connection may fail too; there is nothing more to do with it.
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def as_message(email):
+    """The outbox row as a Django email message, with its HTML part and calendar file."""
+    clinic = Clinic.load()
+    reply_to = []
+    if email.kind not in STAFF_KINDS and clinic.email and is_valid_address(clinic.email):
+        reply_to = [clinic.email]
+    message = mail.EmailMultiAlternatives(
+        subject=one_line(email.subject),
+        body=email.body_text,
+        from_email=sender(clinic),
+        to=[email.to_address],
+        reply_to=reply_to,
+        # Asks auto-responders (out-of-office) not to answer.
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    if email.ics:
+        message.attach("appointment.ics", email.ics, "text/calendar")
+    return message
+
+
+def sender(clinic):
+    """DEFAULT_FROM_EMAIL, with the clinic's name shown if the setting gives none."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if name or not clinic.name:
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr((one_line(clinic.name), address))
+
+
+# Outbox state for staff and operators
+
+
+def stuck():
+    """Rows claimed long ago and still "being sent": interrupted, perhaps sent, perhaps not."""
+    return OutgoingEmail.objects.filter(
+        status=OutgoingEmail.Status.SENDING, claimed_at__lt=timezone.now() - STUCK_AFTER
+    )
+
+
+def is_stuck(email):
+    return (
+        email.status == OutgoingEmail.Status.SENDING
+        and email.claimed_at is not None
+        and email.claimed_at < timezone.now() - STUCK_AFTER
+    )
+
+
+def resend(email):
+    """Queue a message to be sent again, due now; returns the row to send.
+
+    A sent message is copied, so its row still shows when it first went out; a failed or
+    interrupted one goes back in the queue with a fresh count of attempts. Send it with
+    send_queued, or leave it to send_pending_emails.
+    """
+    if email.status == OutgoingEmail.Status.SENT:
+        return OutgoingEmail.objects.create(
+            appointment=email.appointment,
+            kind=email.kind,
+            to_address=email.to_address,
+            subject=email.subject,
+            body_text=email.body_text,
+            body_html=email.body_html,
+            ics=email.ics,
+        )
+    _update(
+        email,
+        status=OutgoingEmail.Status.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        claimed_at=None,
+    )
+    return email
+
+
+# Reminders
+
+
+def queue_reminders(*, now=None, earliest=REMINDER_EARLIEST, latest=REMINDER_LATEST):
+    """Queue one reminder for each confirmed appointment starting in the window.
+
+    The window is measured in real hours between instants (UTC), so a daylight-saving
+    change neither widens nor narrows it. Returns how many were queued.
+    """
+    # In UTC: adding hours to a local time would add wall-clock hours, not real ones.
+    now = (now or timezone.now()).astimezone(UTC)
+    due = (
+        Appointment.objects.filter(
+            status=Status.CONFIRMED,
+            reminder_sent_at__isnull=True,
+            start__gte=now + latest,
+            start__lte=now + earliest,
+        )
+        .select_related("service", "practitioner")
+        .order_by("start")
+    )
+    queued = 0
+    for appointment in due:
+        with transaction.atomic():
+            # Marks the reminder as queued unless another run did so first.
+            claimed = Appointment.objects.filter(
+                pk=appointment.pk, status=Status.CONFIRMED, reminder_sent_at__isnull=True
+            ).update(reminder_sent_at=now)
+            if not claimed:
+                continue
+            appointment.reminder_sent_at = now
+            _queue([compose(Kind.REMINDER, appointment)])
+        queued += 1
+    return queued

@@ -1,0 +1,158 @@
+"""Staff see each appointment's emails and what became of them, and can send one again."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from booking.models import OutgoingEmail
+
+from .conftest import next_monday_at
+
+OUTBOX = "admin:booking_outgoingemail_changelist"
+
+
+def signed_in(username, group):
+    user = User.objects.create_user(username, f"{username}@example.com", "a-long-password-1")
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=group))
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+@pytest.fixture
+def front_desk_client(db):
+    return signed_in("frontdesk", "Front desk")[1]
+
+
+@pytest.fixture
+def practitioner_client(practitioner):
+    user, client = signed_in("maya", "Practitioner")
+    practitioner.user = user
+    practitioner.save()
+    return client
+
+
+def appointment_page(client, appointment):
+    response = client.get(reverse("admin:booking_appointment_change", args=[appointment.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def email_page(email):
+    return reverse("admin:booking_outgoingemail_change", args=[email.pk])
+
+
+def messages_after(response):
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_the_appointment_page_lists_its_emails_and_their_state(smtp_down, book, front_desk_client):
+    appointment = book(next_monday_at(10))
+    page = appointment_page(front_desk_client, appointment)
+    assert "Request received (patient)" in page
+    assert "Not sent yet; next try" in page
+    assert "ConnectionRefusedError" in page
+    assert "New request (staff)" in page
+    assert "Waiting to be sent" in page
+    patient_email = OutgoingEmail.objects.get(kind="request_received")
+    assert email_page(patient_email) in page
+
+
+def test_an_interrupted_send_is_shown_to_staff_as_uncertain(smtp, book, front_desk_client):
+    appointment = book(next_monday_at(10))
+    OutgoingEmail.objects.filter(kind="request_received").update(
+        status="sending", claimed_at=timezone.now() - timedelta(hours=2)
+    )
+    page = appointment_page(front_desk_client, appointment)
+    assert "Interrupted while being sent" in page
+    assert "it may not have arrived" in page
+    needs_attention = front_desk_client.get(reverse(OUTBOX), {"state": "attention"})
+    assert appointment.reference in needs_attention.content.decode()
+
+
+def test_staff_send_an_email_again_from_its_page(smtp, book, front_desk_client):
+    book(next_monday_at(10))
+    email = OutgoingEmail.objects.get(kind="request_received")
+    page = front_desk_client.get(email_page(email)).content.decode()
+    assert "Send this email again" in page
+    assert "Hello Ada,<br>" in page  # the message as it was sent
+    response = front_desk_client.post(email_page(email), {"_resend": "1"})
+    assert response.status_code == 302
+    assert messages_after(response) == ["1 email sent again."]
+    assert [m["To"] for m in smtp.messages].count("ada@example.com") == 2
+    assert OutgoingEmail.objects.filter(kind="request_received", status="sent").count() == 2
+
+
+def test_the_resend_action_retries_failed_emails_and_reports(smtp_down, book, front_desk_client):
+    book(next_monday_at(10))
+    OutgoingEmail.objects.update(status="failed", attempts=10, last_error="Timeout")
+    failed = list(OutgoingEmail.objects.all())
+    listing = front_desk_client.get(reverse(OUTBOX), {"state": "attention"}).content.decode()
+    assert "Gave up after 10 attempts: Timeout" in listing
+    smtp_down.start()
+    response = front_desk_client.post(
+        reverse(OUTBOX),
+        {
+            "action": "resend_selected",
+            "index": "0",
+            "_selected_action": [str(e.pk) for e in failed],
+        },
+    )
+    assert messages_after(response) == ["2 emails sent again."]
+    assert len(smtp_down.messages) == 2
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_resend_that_fails_again_says_so_and_stays_queued(smtp_down, book, front_desk_client):
+    book(next_monday_at(10))
+    email = OutgoingEmail.objects.get(kind="request_received")
+    OutgoingEmail.objects.filter(pk=email.pk).update(status="failed")
+    assert "Try sending it again" in front_desk_client.get(email_page(email)).content.decode()
+    response = front_desk_client.post(email_page(email), {"_resend": "1"})
+    assert messages_after(response) == [
+        "1 email could not be sent now: they stay in the queue and are retried automatically."
+    ]
+    email.refresh_from_db()
+    assert email.status == "pending"
+
+
+def test_an_email_is_a_record_staff_cannot_edit_or_delete(smtp, book, front_desk_client):
+    book(next_monday_at(10))
+    email = OutgoingEmail.objects.get(kind="request_received")
+    page = front_desk_client.get(email_page(email)).content.decode()
+    assert 'name="_save"' not in page
+    response = front_desk_client.post(email_page(email), {"subject": "Changed"})
+    assert response.status_code == 403
+    delete = reverse("admin:booking_outgoingemail_delete", args=[email.pk])
+    assert front_desk_client.post(delete, {"post": "yes"}).status_code == 403
+    assert OutgoingEmail.objects.get(pk=email.pk).subject.startswith("We received")
+
+
+def test_practitioners_see_their_appointments_emails_but_not_the_outbox(
+    smtp, book, practitioner_client
+):
+    appointment = book(next_monday_at(10))
+    page = appointment_page(practitioner_client, appointment)
+    assert "Request received (patient)" in page
+    email = OutgoingEmail.objects.get(kind="request_received")
+    assert email_page(email) not in page
+    assert practitioner_client.get(reverse(OUTBOX)).status_code == 403
+    assert practitioner_client.get(email_page(email)).status_code == 403
+    assert practitioner_client.post(email_page(email), {"_resend": "1"}).status_code == 403
+    assert len(smtp.messages) == 2
+
+
+def test_the_outbox_list_searches_by_reference(smtp, book, front_desk_client):
+    first = book(next_monday_at(10))
+    second = book(next_monday_at(14), email="grace@example.com")
+    listing = front_desk_client.get(reverse(OUTBOX), {"q": second.reference}).content.decode()
+    assert second.reference in listing
+    assert first.reference not in listing
+    assert "grace@example.com" in listing
