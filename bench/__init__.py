@@ -1,0 +1,1 @@
+"""The performance benchmark: `make bench` runs `python -m bench.run` (see docs/PERFORMANCE.md)."""
