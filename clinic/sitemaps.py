@@ -1,8 +1,9 @@
-from django.contrib.sitemaps import Sitemap
 from django.urls import reverse
 
+from articles.sitemaps import SiteURLSitemap
 
-class StaticViewSitemap(Sitemap):
+
+class StaticViewSitemap(SiteURLSitemap):
     changefreq = "monthly"
 
     def items(self):

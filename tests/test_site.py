@@ -74,10 +74,13 @@ def test_robots_txt_points_at_the_sitemap_on_the_configured_site(client, db):
     assert "Disallow: /admin/" in response.content.decode()
 
 
-def test_sitemap_is_served(client, db):
-    response = client.get("/sitemap.xml")
+def test_sitemap_lists_the_main_pages_on_the_configured_site_whatever_the_host(client, db):
+    response = client.get("/sitemap.xml", HTTP_HOST="localhost")
     assert response.status_code == 200
-    assert b"<urlset" in response.content
+    body = response.content.decode()
+    for path in ("/", "/articles/", "/book/"):
+        assert f"<loc>https://clinic.test{path}</loc>" in body
+    assert "localhost" not in body
 
 
 def test_security_headers_are_sent(client, clinic):
