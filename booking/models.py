@@ -299,6 +299,24 @@ class AppointmentQuerySet(models.QuerySet):
     def awaiting_decision(self):
         return self.filter(status=Appointment.Status.REQUESTED)
 
+    def finished(self):
+        """Appointments whose workflow has ended: nothing more can happen to them."""
+        return self.filter(status__in=Appointment.FINISHED_STATUSES)
+
+    def purgeable(self, before):
+        """Finished appointments with nothing left to do or send since `before`.
+
+        The visit and the last change both lie before it, and no email is still waiting
+        to go out (a cancellation notice must not vanish with its request).
+        """
+        return (
+            self.finished()
+            .filter(end__lt=before, updated_at__lt=before)
+            .exclude(
+                emails__status__in=[OutgoingEmail.Status.PENDING, OutgoingEmail.Status.SENDING]
+            )
+        )
+
     def overlapping(self, start, end, *, buffer=timedelta(0)):
         """Appointments closer than `buffer` to the interval [start, end)."""
         start, end = start.astimezone(UTC), end.astimezone(UTC)  # real time, not wall-clock
@@ -333,6 +351,8 @@ class Appointment(models.Model):
         Status.REQUESTED: {Status.CONFIRMED, Status.DECLINED, Status.CANCELLED},
         Status.CONFIRMED: {Status.COMPLETED, Status.NO_SHOW, Status.CANCELLED},
     }
+    # No way out of these: the only statuses purge_requests may delete.
+    FINISHED_STATUSES = (Status.DECLINED, Status.CANCELLED, Status.COMPLETED, Status.NO_SHOW)
     TOKEN_SALT = "booking.appointment"  # noqa: S105 (a signing salt, not a secret)
 
     reference = models.CharField(
