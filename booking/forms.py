@@ -36,6 +36,33 @@ BOOKING_ATTEMPTS = 3
 DEFAULT_PHONE_REGION = "US"
 
 
+# Characters nobody means to type: control characters, and the direction overrides that
+# make a name read as something else in the admin and in staff emails' subjects. (Joiners
+# stay: some scripts and emoji need them.)
+INVISIBLE = dict.fromkeys(
+    [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
+
+
+class PlainTextField(forms.CharField):
+    """Text as a person means it: invisible characters dropped; one line unless `multiline`.
+
+    In one line, line breaks and tabs (from a paste, or an attack on email headers) become
+    one space; in several, every line break becomes a plain newline.
+    """
+
+    def __init__(self, *, multiline=False, **kwargs):
+        self.multiline = multiline
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if self.multiline:
+            lines = value.replace("\t", " ").splitlines()
+            return "\n".join(line.translate(INVISIBLE) for line in lines).strip()
+        return " ".join(value.split()).translate(INVISIBLE).strip()
+
+
 def issue_form_token(issued_at=None):
     """A signed stamp for one served form: when it was served, and a key for its submission."""
     issued_at = time.time() if issued_at is None else issued_at
@@ -117,7 +144,7 @@ class BookingForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": "Choose a time for your appointment."},
     )
-    first_name = forms.CharField(
+    first_name = PlainTextField(
         label="First name",
         max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
@@ -126,7 +153,7 @@ class BookingForm(forms.Form):
             "max_length": "Your first name can be at most 100 characters long.",
         },
     )
-    last_name = forms.CharField(
+    last_name = PlainTextField(
         label="Last name",
         max_length=100,
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
@@ -173,7 +200,8 @@ class BookingForm(forms.Form):
             "invalid_choice": "Choose one of the kinds of back pain listed, or “Other”.",
         },
     )
-    message = forms.CharField(
+    message = PlainTextField(
+        multiline=True,
         label="Anything else you would like us to know? (optional)",
         required=False,
         max_length=2000,
@@ -292,6 +320,17 @@ class BookingForm(forms.Form):
         if start is None:
             raise forms.ValidationError("Choose one of the times listed.", code="invalid")
         return start
+
+    def clean_email(self):
+        value = self.cleaned_data["email"]
+        domain = value.rpartition("@")[2]
+        # Django also accepts "localhost" and bare IP addresses; a patient's mailbox is never
+        # there, and the clinic's mail server must not be pointed at them.
+        if "." not in domain or domain.startswith("["):
+            raise forms.ValidationError(
+                self.fields["email"].error_messages["invalid"], code="invalid"
+            )
+        return value
 
     def clean_phone(self):
         value = self.cleaned_data["phone"]
