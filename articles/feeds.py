@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from articles.models import Article
 
@@ -10,6 +11,10 @@ class LatestArticlesFeed(Feed):
 
     title = "Articles on back pain and acupuncture"
     description = "New articles from the clinic, each checked by a medical reviewer."
+
+    def __call__(self, request, *args, **kwargs):
+        # A feed is only read: PUT, POST or DELETE get a 405, as on every other page.
+        return require_safe(super().__call__)(request, *args, **kwargs)
 
     def link(self):
         return settings.CLINIC_SITE_URL + reverse("articles:list")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
+from django.views.decorators.http import require_safe
 
 from articles.sitemaps import ArticleSitemap, TopicSitemap
 from clinic import views
@@ -12,7 +13,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("healthz", views.healthz, name="healthz"),
-    path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
+    # Only read: PUT, POST or DELETE get a 405, as on every other page.
+    path("sitemap.xml", require_safe(sitemap), {"sitemaps": sitemaps}, name="sitemap"),
     path("articles/", include("articles.urls")),
     path("book/", include("booking.urls")),
     path("admin/", admin.site.urls),
