@@ -246,20 +246,37 @@ AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if PROXY_COUNT else ("REMOTE_ADDR",)
 )
-AXES_SENSITIVE_PARAMETERS = ["password"]
+# Masked in axes' log lines (and the attempts' stored form data): a user name may be a
+# person's name or email address. The attempt records in the admin keep it, for staff.
+AXES_SENSITIVE_PARAMETERS = ["password", "username"]
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+
+def without_template_context(record):
+    """Keep a template's failed variable lookup, but not the context it prints (DEBUG)."""
+    record.exc_info = record.exc_text = None
+    return True
+
 
 # Never log personal data: only Django's own warnings and our operational messages.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        # A failed lookup's exception lists the whole context: a patient's form and details.
+        "without_template_context": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": without_template_context,
+        },
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.template": {"filters": ["without_template_context"]},
         "articles": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "booking": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -11,6 +11,7 @@ from booking.models import Appointment, OutgoingEmail, StatusChange
 from tests.admin.conftest import (  # noqa: F401 (fixtures)
     front_desk,
     front_desk_client,
+    request_at,
     run_action,
 )
 from tests.booking.conftest import (  # noqa: F401 (fixtures)
