@@ -181,3 +181,44 @@ def test_email_goes_to_the_console_in_debug_without_email_url():
 def test_unknown_email_url_scheme_is_refused():
     with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
         mailers_from_url("imap://mail.example.org", debug=False)
+
+
+def test_hsts_tells_browsers_to_use_https_for_a_year(client, clinic):
+    response = client.get("/", secure=True)
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+
+
+def test_csp_forbids_inline_script_and_style_and_framing(client, clinic):
+    csp = client.get("/", secure=True)["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+
+
+def test_pages_cannot_be_framed_and_keep_the_patients_link_to_themselves(client, clinic):
+    response = client.get("/", secure=True)
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_cookies_are_host_only_secure_and_out_of_scripts_reach(client, admin_user):
+    form = client.get("/admin/login/", secure=True)
+    csrf = form.cookies["__Host-csrftoken"]
+    signed_in = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "admin", "password": "password", "next": "/admin/"},
+        secure=True,
+    )
+    assert signed_in.status_code == 302
+    session = signed_in.cookies["__Host-sessionid"]
+    for cookie in (csrf, session):
+        assert cookie["secure"] is True
+        assert cookie["httponly"] is True
+        # __Host- requires these: the browser then refuses the cookie from any other host.
+        assert cookie["path"] == "/"
+        assert cookie["domain"] == ""
+        assert cookie["samesite"] == "Lax"
+    assert session["max-age"] == 8 * 60 * 60
