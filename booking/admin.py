@@ -81,6 +81,11 @@ def when(moment):
     return formats.date_format(timezone.localtime(moment), "D, M j, Y, g:i A")
 
 
+# The schedule steps a week either way from the day shown: keep clear of the calendar's ends.
+SCHEDULE_FIRST_DAY = date.min + timedelta(days=31)
+SCHEDULE_LAST_DAY = date.max - timedelta(days=31)
+
+
 class WhenFilter(admin.SimpleListFilter):
     """Appointment dates by the clinic's calendar (weeks start on Monday)."""
 
@@ -466,10 +471,12 @@ class AppointmentAdmin(admin.ModelAdmin):
         if isinstance(initial.get("start"), str):
             try:
                 start = datetime.fromisoformat(initial["start"])
-            except ValueError:
+                start = timezone.make_aware(start) if timezone.is_naive(start) else start
+                timezone.localtime(start)  # shown in clinic time: year 1 or 9999 cannot be
+            except (ValueError, OverflowError):
                 del initial["start"]
             else:
-                initial["start"] = timezone.make_aware(start) if timezone.is_naive(start) else start
+                initial["start"] = start
         return initial
 
     def save_model(self, request, obj, form, change):
@@ -691,6 +698,8 @@ class AppointmentAdmin(admin.ModelAdmin):
         try:
             day = date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
+            day = today
+        if not SCHEDULE_FIRST_DAY <= day <= SCHEDULE_LAST_DAY:
             day = today
         if view == "week":
             first_day, length, step = schedule.week_start(day), 7, timedelta(days=7)
