@@ -9,6 +9,7 @@ from django.core import mail
 
 from booking.models import Appointment, OutgoingEmail, StatusChange
 from tests.admin.conftest import (  # noqa: F401 (fixtures)
+    form_of,
     front_desk,
     front_desk_client,
     request_at,
