@@ -4,12 +4,13 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from articles import markdown
 from booking.models import Concern
+from clinic import generations
 
 
 class TopicQuerySet(models.QuerySet):
@@ -45,6 +46,13 @@ class ArticleQuerySet(models.QuerySet):
     def scheduled(self):
         """Articles set to publish at a date still to come."""
         return self.filter(status=Article.Status.PUBLISHED, publish_at__gt=timezone.now())
+
+    def next_publication(self, after=None):
+        """When the next scheduled article appears after `after` (now), or None."""
+        after = after or timezone.now()
+        return self.filter(status=Article.Status.PUBLISHED, publish_at__gt=after).aggregate(
+            first=Min("publish_at")
+        )["first"]
 
     def for_listing(self):
         """What a list of article cards needs, in a fixed number of queries."""
@@ -108,13 +116,18 @@ class ArticleQuerySet(models.QuerySet):
         undated = drafts.filter(publish_at__isnull=True).update(
             status=Article.Status.PUBLISHED, publish_at=now, updated_at=now
         )
+        # update() sends no signals: cached pages are told here.
+        generations.changed(generations.PAGES, using=self.db)
         return dated + undated
 
     def unpublish(self):
         """Take these articles off the site (back to draft). Returns how many changed."""
-        return self.filter(status=Article.Status.PUBLISHED).update(
+        changed = self.filter(status=Article.Status.PUBLISHED).update(
             status=Article.Status.DRAFT, updated_at=timezone.now()
         )
+        # update() sends no signals: cached pages are told here.
+        generations.changed(generations.PAGES, using=self.db)
+        return changed
 
 
 class Article(models.Model):

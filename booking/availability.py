@@ -21,10 +21,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db.models import IntegerField, Value
 from django.utils import timezone
 
 from booking.models import Appointment, Clinic, ClinicClosure, TimeOff, WorkingHours
+from clinic import generations
 
 _TIME_OFF, _APPOINTMENT = 0, 1
 
@@ -88,23 +90,93 @@ def open_slots(service, first_day, last_day, *, practitioner=None, now=None):
     With a practitioner, that practitioner's times; without, every time at which
     some practitioner is free, each with the one who would take it.
     """
+    times = open_times(service, first_day, last_day, practitioner=practitioner, now=now)
+    return [slot for day in times.days for slot in times.on(day)]
+
+
+def open_times(service, first_day, last_day, *, practitioner=None, now=None):
+    """The OpenTimes of those days as of `now`: which days have any, and each day's.
+
+    The free times of the days are cached under the "availability" generation, which
+    every change to what they depend on replaces (clinic/generations.py); the bookable
+    window (minimum notice, horizon) is applied here, as of `now`, on every call.
+    """
     now = now or timezone.now()
-    schedule = _Schedule(service, first_day, last_day, practitioner=practitioner)
-    earliest, latest = bookable_window(now, schedule.clinic)
-    slots = []
-    day = first_day
-    while day <= last_day:
-        if not schedule.closure_on(day):
-            by_start = defaultdict(list)
-            for person in schedule.practitioners:
-                for start in schedule.starts(person, day):
-                    if earliest <= start <= latest and schedule.is_free(person, start):
-                        by_start[start].append(person)
-            for start in sorted(by_start):
-                chosen = schedule.pick(by_start[start], day)
-                slots.append(Slot(start, start + service.duration, chosen))
-        day += timedelta(days=1)
-    return slots
+    clinic = Clinic.load()
+    earliest, latest = bookable_window(now, clinic)
+    people, by_day = _free_times_of_days(service, first_day, last_day, practitioner, clinic)
+    return OpenTimes(people, by_day, service.duration, earliest, latest)
+
+
+class OpenTimes:
+    """Open times grouped by local date, built into Slots only for the days asked for."""
+
+    def __init__(self, people, by_day, duration, earliest, latest):
+        self._people = people
+        self._duration = duration
+        low, high = int(earliest.timestamp()), int(latest.timestamp())
+        # Only the first and last days can straddle the window: cut those.
+        self._by_day = {}
+        for day, (starts, picks) in by_day.items():
+            if starts and (starts[0] < low or starts[-1] > high):
+                begin = bisect.bisect_left(starts, low)
+                end = bisect.bisect_right(starts, high)
+                starts, picks = starts[begin:end], picks[begin:end]
+            if starts:
+                self._by_day[day] = (starts, picks)
+
+    @property
+    def days(self):
+        """The local dates with at least one open time, in order."""
+        return list(self._by_day)
+
+    def on(self, day):
+        """The open Slots of one local date, by start."""
+        starts, picks = self._by_day.get(day, ((), ()))
+        duration, people = self._duration, self._people
+        slots = []
+        for seconds, index in zip(starts, picks, strict=True):
+            start = datetime.fromtimestamp(seconds, UTC)
+            slots.append(Slot(start, start + duration, people[index]))
+        return slots
+
+
+# Free times are kept at most this long: a bound for writes that bypass the model signals
+# (bulk_create, QuerySet.update, raw SQL). Changes through the ORM are seen at once.
+CACHE_TIMEOUT = 300
+
+
+def _free_times_of_days(service, first_day, last_day, practitioner, clinic):
+    """(practitioners, {local date: (start timestamps, practitioner indexes)}), cached.
+
+    Every free grid time of those days, whatever the time now: compact, so that reading
+    it back from the cache costs little.
+    """
+    key = ":".join(
+        [
+            "availability",
+            generations.current(generations.AVAILABILITY),
+            str(service.pk),
+            str(service.duration_minutes),
+            str(practitioner.pk if practitioner else ""),
+            first_day.isoformat(),
+            last_day.isoformat(),
+        ]
+    )
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    schedule = _Schedule(service, first_day, last_day, practitioner=practitioner, clinic=clinic)
+    index_of = {person.pk: number for number, person in enumerate(schedule.practitioners)}
+    by_day = {}
+    for day, slots in schedule.free_slots_by_day():
+        by_day[day] = (
+            [int(slot.start.timestamp()) for slot in slots],
+            [index_of[slot.practitioner.pk] for slot in slots],
+        )
+    value = (schedule.practitioners, by_day)
+    cache.set(key, value, CACHE_TIMEOUT)
+    return value
 
 
 def check_slot(service, start, *, practitioner=None, now=None):
@@ -209,8 +281,10 @@ class _Schedule:
 
     def __init__(self, service, first_day, last_day, *, practitioner=None, clinic=None):
         self.service = service
+        self.duration = service.duration
         self.clinic = clinic or Clinic.load()
         self.tz = timezone.get_default_timezone()
+        self.first_day, self.last_day = first_day, last_day
         self.grid = self.clinic.slot_grid_minutes
         self._starts = {}
 
@@ -260,9 +334,11 @@ class _Schedule:
                 else:
                     # The buffer keeps time free on both sides of an appointment.
                     booked[practitioner_id].append((start - buffer, end + buffer))
-                    self._booked_per_day[practitioner_id, timezone.localdate(start)] += 1
+                    self._booked_per_day[practitioner_id, start.astimezone(self.tz).date()] += 1
         self._off = {pk: _Intervals(off[pk]) for pk in ids}
         self._booked = {pk: _Intervals(booked[pk]) for pk in ids}
+        # Away or booked: for listing free times, one test instead of two.
+        self._blocked = {pk: _Intervals(off[pk] + booked[pk]) for pk in ids}
 
         self._closures = list(
             ClinicClosure.objects.filter(start_date__lte=last_day, end_date__gte=first_day)
@@ -288,9 +364,37 @@ class _Schedule:
         return self._starts[key]
 
     def _compute_starts(self, practitioner, day):
-        duration = self.service.duration
+        ranges = self._hours[practitioner.pk].get(day.weekday(), ())
+        if not ranges:
+            return []
+        midnight = self._midnight(day)
+        if self._midnight(day + timedelta(days=1)) - midnight == timedelta(days=1):
+            # No clock change that day: wall-clock minutes after midnight are real ones.
+            return self._plain_starts(ranges, midnight)
+        return self._starts_across_clock_change(ranges, day)
+
+    def _plain_starts(self, ranges, midnight):
+        duration = self.duration
+        grid = self.grid
         starts = []
-        for begin, finish in self._hours[practitioner.pk].get(day.weekday(), ()):
+        for begin, finish in ranges:
+            opens = midnight + timedelta(
+                hours=begin.hour, minutes=begin.minute, seconds=begin.second
+            )
+            closes = midnight + timedelta(
+                hours=finish.hour, minutes=finish.minute, seconds=finish.second
+            )
+            first = -(-(begin.hour * 60 + begin.minute) // grid) * grid
+            for minutes in range(first, finish.hour * 60 + finish.minute, grid):
+                start = midnight + timedelta(minutes=minutes)
+                if start >= opens and start + duration <= closes:
+                    starts.append(start)
+        return starts
+
+    def _starts_across_clock_change(self, ranges, day):
+        duration = self.duration
+        starts = []
+        for begin, finish in ranges:
             # Earliest reading of the opening time, latest of the closing time: on the
             # night clocks go back, a range around 1:00-2:00 covers both hours.
             opens = datetime.combine(day, begin, tzinfo=self.tz).astimezone(UTC)
@@ -304,11 +408,29 @@ class _Schedule:
                         starts.append(start)
         return sorted(starts)
 
+    def free_slots_by_day(self):
+        """(local date, free Slots by start) for each day, whatever the time now."""
+        duration = self.duration
+        day = self.first_day
+        while day <= self.last_day:
+            slots = []
+            if not self.closure_on(day):
+                by_start = defaultdict(list)
+                for person in self.practitioners:
+                    blocked = self._blocked[person.pk]
+                    for start in self.starts(person, day):
+                        if not blocked.overlaps(start, start + duration):
+                            by_start[start].append(person)
+                for start in sorted(by_start):
+                    slots.append(Slot(start, start + duration, self.pick(by_start[start], day)))
+            yield day, slots
+            day += timedelta(days=1)
+
     def is_away(self, practitioner, start):
-        return self._off[practitioner.pk].overlaps(start, start + self.service.duration)
+        return self._off[practitioner.pk].overlaps(start, start + self.duration)
 
     def is_taken(self, practitioner, start):
-        return self._booked[practitioner.pk].overlaps(start, start + self.service.duration)
+        return self._booked[practitioner.pk].overlaps(start, start + self.duration)
 
     def is_free(self, practitioner, start):
         return not (self.is_away(practitioner, start) or self.is_taken(practitioner, start))

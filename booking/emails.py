@@ -6,14 +6,16 @@ back together; each row shows staff what a patient was sent, when, and why not; 
 conditional UPDATE claims a row, so two senders never both send it. The tasks framework
 would need a worker process besides cron and would still not show staff what went out.
 
-After the commit, the new rows are tried at once (`send_queued`); whatever fails stays in
-the outbox and `send_pending_emails` retries it with backoff until it gives up.
+After the commit, the new rows are tried at once (`send_soon`: in a request, as soon as its
+response has gone out); whatever fails stays in the outbox and `send_pending_emails` retries
+it with backoff until it gives up.
 """
 
 import contextlib
 import logging
 import re
 import smtplib
+import threading
 from datetime import UTC, timedelta
 from email.utils import formataddr, parseaddr
 
@@ -218,7 +220,37 @@ def _queue(rows):
         email.save()
     ids = [email.pk for email in rows if email.status == OutgoingEmail.Status.PENDING]
     if ids:
-        transaction.on_commit(lambda: send_queued(ids))
+        transaction.on_commit(lambda: send_soon(ids))
+
+
+# Rows committed during the request this thread is serving, sent once its response is out.
+_this_request = threading.local()
+
+
+def send_soon(ids):
+    """Send these committed rows after the current response has gone out (now outside one).
+
+    A patient's page should not wait for the mail server. Django sends request_finished
+    when the WSGI server has written the whole response and closes it, so the patient
+    already has their page when these go out, a few milliseconds later. Should the
+    process die in between, the rows are still pending in the outbox, and
+    send_pending_emails sends them on its next run (cron, every minute): never lost.
+    """
+    pending = getattr(_this_request, "pending", None)
+    if pending is None:
+        send_queued(ids)
+    else:
+        pending.extend(ids)
+
+
+def request_started(**kwargs):
+    _this_request.pending = []
+
+
+def request_finished(**kwargs):
+    pending, _this_request.pending = getattr(_this_request, "pending", None), None
+    if pending:
+        send_queued(pending)
 
 
 def send_queued(ids):

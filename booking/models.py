@@ -13,8 +13,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
+
+from clinic import generations
 
 
 class Concern(models.TextChoices):
@@ -92,10 +95,17 @@ class Clinic(models.Model):
 
     @classmethod
     def load(cls):
-        """The clinic's record, cached, created with placeholder values if missing."""
+        """The clinic's record, cached, created with placeholder values if missing.
+
+        The cached copy carries the "clinic" generation it was read at: a change made
+        through another app server (whose local cache this one cannot clear) replaces
+        that generation, and the record is read again.
+        """
+        generation = generations.current(generations.CLINIC)
         clinic = cache.get(cls.CACHE_KEY)
-        if clinic is None:
+        if clinic is None or getattr(clinic, "cached_generation", None) != generation:
             clinic, _ = cls.objects.get_or_create(pk=1, defaults={"name": "Our clinic"})
+            clinic.cached_generation = generation
             cache.set(cls.CACHE_KEY, clinic, 300)
         return clinic
 
@@ -289,6 +299,12 @@ class TransitionNotAllowed(Exception):
 
 # The front desk's queue order: new requests ahead of everything else (indexed).
 AWAITING_DECISION_FIRST = Case(When(status="requested", then=Value(0)), default=Value(1))
+# The same order as SQL with its values written out, to sort by: Django sends Case's values
+# as query parameters, and SQLite uses an index on an expression only for the identical
+# expression, literals included (a full sort of every appointment otherwise).
+AWAITING_DECISION_FIRST_ORDER = RawSQL(
+    """CASE WHEN "booking_appointment"."status" = 'requested' THEN 0 ELSE 1 END""", ()
+)
 
 
 class AppointmentQuerySet(models.QuerySet):

@@ -15,10 +15,11 @@ from django.utils.dateformat import format as format_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from booking import throttle
-from booking.availability import bookable_days, open_slots, slots_by_day
+from booking import availability, throttle
+from booking.availability import bookable_days
 from booking.forms import BookingForm, slot_label
 from booking.models import Appointment, Concern, Practitioner, Service, TransitionNotAllowed
+from clinic import generations
 
 logger = logging.getLogger(__name__)
 
@@ -60,16 +61,15 @@ class TimeChooser:
         if self.service is None:
             return
         first, last = bookable_days()
-        slots = open_slots(self.service, first, last, practitioner=self.practitioner)
-        by_day = slots_by_day(slots)
-        self.open_days = list(by_day)
+        times = availability.open_times(self.service, first, last, practitioner=self.practitioner)
+        self.open_days = times.days
         # The day asked for, or the next one with open times (a day kept from another
         # service or practitioner may have none).
         index = bisect.bisect_left(self.open_days, self.day) if self.day else 0
         if index >= len(self.open_days):
             index = 0
         self.day = self.open_days[index] if self.open_days else None
-        self.times = by_day.get(self.day, [])
+        self.times = times.on(self.day)
         # The page of day buttons that holds the chosen day.
         page = index // DAYS_PER_PAGE
         begin = page * DAYS_PER_PAGE
@@ -151,7 +151,13 @@ class TimeChooser:
 
 
 def _lists():
-    return list(Service.objects.active()), list(Practitioner.objects.active())
+    """The services and practitioners offered online (cached: they change rarely)."""
+    key = f"booking:offered:{generations.current(generations.AVAILABILITY)}"
+    lists = cache.get(key)
+    if lists is None:
+        lists = list(Service.objects.active()), list(Practitioner.objects.active())
+        cache.set(key, lists, availability.CACHE_TIMEOUT)
+    return lists
 
 
 def _rate_limited(request, limit):
@@ -260,8 +266,36 @@ def request_consultation(request):
     return render(
         request,
         "booking/request_form.html",
-        {"form": form, "chooser": chooser, "summary_errors": _summary(form)},
+        {
+            "form": form,
+            "chooser": chooser,
+            "summary_errors": _summary(form),
+            "fragment_keys": _fragment_keys(form, chooser),
+        },
     )
+
+
+def _fragment_keys(form, chooser):
+    """What each cached part of a blank form shows, as its cache key; None for a sent form.
+
+    The parts hold nothing of this request (the CSRF and form tokens stay outside them),
+    and each key names all that its part shows, so any change to that is a new key:
+    services, practitioners and the clinic's rules through the availability generation,
+    the clinic's phone through the clinic generation, the times themselves by value.
+    """
+    if form.is_bound:
+        return None
+    return {
+        "chooser": (
+            generations.current(generations.AVAILABILITY),
+            chooser.url(),
+            tuple(chooser.days),
+            chooser.earlier_day,
+            chooser.later_day,
+        ),
+        "times": (chooser.day, tuple(slot.value for slot in chooser.times)),
+        "patient": (generations.current(generations.CLINIC), form["concern"].value()),
+    }
 
 
 def _summary(form):

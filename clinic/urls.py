@@ -5,12 +5,14 @@ from django.views.decorators.http import require_safe
 
 from articles.sitemaps import ArticleSitemap, TopicSitemap
 from clinic import views
+from clinic.pagecache import public_page
 from clinic.sitemaps import StaticViewSitemap
 
 sitemaps = {"static": StaticViewSitemap, "articles": ArticleSitemap, "topics": TopicSitemap}
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # public_page: the same for every anonymous visitor, so served from the cache.
+    path("", public_page(views.home), name="home"),
     path("robots.txt", views.robots_txt, name="robots-txt"),
     path("healthz", views.healthz, name="healthz"),
     # Only read: PUT, POST or DELETE get a 405, as on every other page.
