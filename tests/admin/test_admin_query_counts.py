@@ -54,8 +54,8 @@ def test_appointment_list_queries_do_not_grow_with_appointments(
 ):
     booked(count)
     warm_up(admin_client, LIST)
-    # Session, user, count, total count, the page of rows, the date range and its days
-    # (date hierarchy), services and practitioners (filters).
+    # Session, user, count, the page of rows, the first and last dates and, all being in
+    # one month, its days (date hierarchy), services and practitioners (filters).
     with django_assert_num_queries(9):
         response = admin_client.get(LIST)
     assert response.context["cl"].result_count == count
