@@ -60,6 +60,44 @@ def _plain_static_names(settings):
     }
 
 
+@pytest.fixture
+def demo(django_db_serialized_rollback, transactional_db):
+    """The demo clinic (seed_demo), in a database the live server's thread can see.
+
+    Serialized rollback puts back what migrations created (the staff groups) after each
+    test's flush, so the tests that run after these still find them.
+    """
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--no-admin", verbosity=0)
+
+
+@pytest.fixture
+def booked_request(demo):
+    """A patient's request for the first open time, booked as the site books it."""
+    from booking.availability import bookable_days, open_slots
+    from booking.models import Appointment, Concern, Service
+
+    service = Service.objects.active().first()
+    slot = open_slots(service, *bookable_days())[0]
+    return Appointment(
+        service=service,
+        practitioner=slot.practitioner,
+        start=slot.start,
+        first_name="Rosa",
+        last_name="Parks",
+        email="rosa@example.com",
+        phone="+12125550123",
+        concern=Concern.SCIATICA,
+    ).book()
+
+
+@pytest.fixture
+def quick_hands(monkeypatch):
+    """A browser fills the form faster than any person: let it past the 3-second spam check."""
+    monkeypatch.setattr("booking.forms.MINIMUM_FILL_SECONDS", 0)
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -150,3 +188,32 @@ def scroll_width_at(page, width):
     content_width = page.evaluate("document.documentElement.scrollWidth")
     page.set_viewport_size(size)
     return content_width
+
+
+def focus_ring(page):
+    """How the focused control shows its focus: its outline, or its box shadow.
+
+    A radio drawn as a button (Bootstrap's .btn-check) is hidden; its label shows the focus.
+    """
+    return page.evaluate(
+        """() => {
+          let el = document.activeElement;
+          if (!el || el === document.body) return null;
+          if (el.matches('.btn-check')) el = el.labels[0];
+          const style = getComputedStyle(el);
+          const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+          const ring = `${style.outlineWidth} ${style.outlineStyle} ${style.outlineColor}`;
+          return {
+            element: el.id || el.name || el.textContent.trim().slice(0, 40),
+            outline: outline ? ring : '',
+            shadow: style.boxShadow === 'none' ? '' : style.boxShadow,
+          };
+        }"""
+    )
+
+
+def sign_in_to_admin(page, base_url, username, password):
+    page.goto(base_url + "/admin/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
