@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format migrate bench clean
+.PHONY: run test lint format migrate bench faults clean
 
 $(STAMP): requirements.txt requirements-dev.txt package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ migrate: $(STAMP)
 # Installs wrk (Debian package) with apt-get when it is missing.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(filter-out 0,$(BENCH_SHORT)),--short)
+
+# Concurrency and faults against real servers, written to docs/RELIABILITY.md (about 2
+# minutes; needs PostgreSQL and Redis; as root it stops and starts PostgreSQL once).
+# FAULTS_QUICK=1: without touching PostgreSQL, for CI (bench/results/RELIABILITY-quick.md).
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults $(if $(filter-out 0,$(FAULTS_QUICK)),--quick)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
