@@ -247,10 +247,8 @@ AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 # How many proxies (nginx) stand in front of gunicorn and append to X-Forwarded-For;
 # 0 trusts only the socket's address, so the header cannot be spoofed.
 PROXY_COUNT = int(os.environ.get("DJANGO_PROXY_COUNT", "0"))
-AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if PROXY_COUNT else ("REMOTE_ADDR",)
-)
+# The same client address for the sign-in lockout as for the booking limits.
+AXES_CLIENT_IP_CALLABLE = "booking.throttle.client_address"
 # Masked in axes' log lines (and the attempts' stored form data): a user name may be a
 # person's name or email address. The attempt records in the admin keep it, for staff.
 AXES_SENSITIVE_PARAMETERS = ["password", "username"]
