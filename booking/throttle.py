@@ -44,6 +44,12 @@ def client_address(request):
         return request.META.get("REMOTE_ADDR") or "unknown"
 
 
+def mailbox(email):
+    """The inbox an address delivers to: neither case nor a +tag makes it another one."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 class Limit:
     """One rate limit: `scope` names what it counts, `rate` how many are allowed."""
 

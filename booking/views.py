@@ -180,7 +180,7 @@ def _over_a_limit(request, form):
         logger.warning("Booking requests refused: too many from one address.")
         cache.delete(counted)
         return _rate_limited(request, by_address)
-    if not by_email.hit(form.cleaned_data["email"].strip().lower()):
+    if not by_email.hit(throttle.mailbox(form.cleaned_data["email"])):
         logger.warning("Booking requests refused: too many for one email address.")
         cache.delete(counted)
         return _rate_limited(request, by_email)
