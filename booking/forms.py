@@ -231,6 +231,7 @@ class BookingForm(forms.Form):
             (slug, p.name) for slug, p in self.practitioners.items()
         ]
         self.nearest = []
+        self.checked_slot = None
         self.slot_groups = []
         self.first_error = None
         stamp = read_form_token(self.data.get("form_token")) if self.is_bound else None
@@ -368,7 +369,7 @@ class BookingForm(forms.Form):
 
     def _check_slot(self, service, start, practitioner):
         try:
-            check_slot(service, start, practitioner=practitioner)
+            self.checked_slot = check_slot(service, start, practitioner=practitioner)
         except SlotUnavailable as refusal:
             self._refuse_slot(refusal, service, start, practitioner)
 
@@ -396,15 +397,19 @@ class BookingForm(forms.Form):
         """Book the request. Returns the appointment, or None with the slot's error set."""
         data = self.cleaned_data
         service, start, chosen = data["service"], data["slot"], data["practitioner"]
+        # Checked moments ago by clean(): looked up again only after losing a race (the
+        # booking itself holds the practitioner's lock and refuses an overlap).
+        slot = self.checked_slot
         for _ in range(BOOKING_ATTEMPTS):
             existing = self.existing_request()
             if existing:
                 return existing
-            try:
-                slot = check_slot(service, start, practitioner=chosen)
-            except SlotUnavailable as refusal:
-                self._refuse_slot(refusal, service, start, chosen)
-                return None
+            if slot is None:
+                try:
+                    slot = check_slot(service, start, practitioner=chosen)
+                except SlotUnavailable as refusal:
+                    self._refuse_slot(refusal, service, start, chosen)
+                    return None
             appointment = Appointment(
                 service=service,
                 practitioner=slot.practitioner,
@@ -426,6 +431,7 @@ class BookingForm(forms.Form):
             try:
                 return appointment.book()
             except SlotTaken:
+                slot = None
                 continue  # Someone else was quicker: look again.
             except IntegrityError:
                 # The same form, submitted twice at once: the other submission won.
