@@ -48,8 +48,9 @@ def appointment_date_hierarchy(cl):
     Django finds the years (and a year's months) that have appointments with a DISTINCT
     over all of them, a full scan whose cost grows with the history kept (close to a second
     for 100,000 appointments on SQLite). Here they come from the first and last appointment
-    (two index lookups): every year and month in between is offered, and one without
-    appointments shows an empty list. A month's days are Django's own (one month's rows).
+    (two index lookups), so the list runs the same queries whatever its volume: every year,
+    month or day in between is offered, and one without appointments shows an empty list.
+    A chosen month's days are Django's own (one month's rows).
     """
     field_name = cl.date_hierarchy
     params = {name: cl.params.get(f"{field_name}__{name}") for name in ("year", "month", "day")}
@@ -77,7 +78,7 @@ def appointment_date_hierarchy(cl):
         }
     year = int(params["year"] or first.year)
     if not params["year"] and first.month == last.month:
-        # All in one month: its days, as Django lists them.
+        # All in one month: the days from the first to the last.
         return {
             "show": True,
             "back": {"link": link({f"{field_name}__year": year}), "title": str(year)},
@@ -92,7 +93,10 @@ def appointment_date_hierarchy(cl):
                     ),
                     "title": capfirst(formats.date_format(day, "MONTH_DAY_FORMAT")),
                 }
-                for day in cl.queryset.datetimes(field_name, "day")
+                for day in (
+                    first.date() + timedelta(days=n)
+                    for n in range((last.date() - first.date()).days + 1)
+                )
             ],
             "field_name": field.verbose_name,
         }
