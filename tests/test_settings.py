@@ -222,3 +222,15 @@ def test_cookies_are_host_only_secure_and_out_of_scripts_reach(client, admin_use
         assert cookie["domain"] == ""
         assert cookie["samesite"] == "Lax"
     assert session["max-age"] == 8 * 60 * 60
+
+
+def test_postgresql_connections_are_kept_and_checked_before_reuse():
+    # Checked: after PostgreSQL restarts, a worker reconnects on its next request by itself.
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = run_python(
+        code, DATABASE_URL="postgres://clinic@db.internal:5432/clinicdb", **PRODUCTION_ENV
+    )
+    assert result.stdout.split() == ["600", "True"], result.stderr
