@@ -115,12 +115,18 @@ class PageWatch:
         self.problems = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
 
     def _console(self, message):
         if message.type == "error":
             self.problems.append(f"console error: {message.text}")
+
+    def _request_failed(self, request):
+        # Leaving a page before its images have loaded cancels them: the test moved on, the
+        # site did nothing wrong. A blocked (CSP) or broken request fails otherwise.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def _response(self, response):
         # Error pages a test asks for on purpose are checked by the test itself.
@@ -217,3 +223,9 @@ def sign_in_to_admin(page, base_url, username, password):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static_files():
+    """Not needed here: the live server serves the source files (see _plain_static_names),
+    and collecting them, compressed, is most of a browser-only run's time."""
