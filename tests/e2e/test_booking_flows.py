@@ -117,6 +117,12 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, demo, quick_h
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Request a consultation")
 
+    # Another day: its times replace the list, and the focus stays on the chosen day.
+    tab_until(page, ".day-list li:nth-child(2) a.day")
+    page.keyboard.press("Enter")
+    second_day = page.locator(".day-list a.day").nth(1)
+    expect(second_day).to_have_attribute("aria-current", "date")
+    expect(second_day).to_be_focused()
     tab_until(page, "input[name=slot]")
     page.keyboard.press("Space")
     expect(page.locator("input[name=slot]").first).to_be_checked()
