@@ -9,6 +9,7 @@ conditional-GET middleware still run on every answer).
 What is never cached or served from the cache:
 - requests other than GET and HEAD, and any request carrying a session cookie (staff, who
   may see drafts or previews) or a messages cookie;
+- addresses with a query other than `?page=` (searches, made-up parameters);
 - responses that are not a plain 200, that set a cookie, that used the CSRF token or the
   session, that queued a message, or that say `private` or `no-store`.
 
@@ -37,6 +38,10 @@ from clinic import generations
 
 # The longest a page is kept: a bound on staleness for writes that bypass the signals.
 PAGE_TIMEOUT = 600
+# The only query parameter a stored page may have. Searches (?q=) and anything else are
+# rendered each time: too many, too rarely repeated, and nobody should be able to fill
+# the cache (and push the real pages out of it) by making up addresses.
+STORED_PARAMETERS = {"page"}
 
 
 def public_page(view):
@@ -63,6 +68,8 @@ def _may_be_served_from_cache(request):
 
 def _may_be_stored(request, response):
     if request.method != "GET" or not getattr(request, "is_public_page", False):
+        return False
+    if not set(request.GET) <= STORED_PARAMETERS:
         return False
     if response.status_code != 200 or response.streaming or response.cookies:
         return False

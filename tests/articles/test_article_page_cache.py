@@ -218,3 +218,14 @@ def test_a_request_with_a_session_cookie_skips_the_cache(db, settings):
     signed_in.COOKIES[settings.SESSION_COOKIE_NAME] = "abc"
     middleware(signed_in)
     assert len(calls) == 2
+
+
+def test_searches_and_made_up_addresses_are_not_stored(
+    visitor, clinic, published, django_assert_num_queries
+):
+    for query in ("?q=needles", "?utm_source=newsletter", "?x=1"):
+        visitor.get(LIST + query)
+        with CaptureQueriesContext(connection) as queries:
+            assert visitor.get(LIST + query).status_code == 200
+        assert len(queries) > 0
+    assert published.title in cached(visitor, LIST + "?page=1", django_assert_num_queries)

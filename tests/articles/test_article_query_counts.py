@@ -76,6 +76,8 @@ PAGES = {
 }
 # A page about to be cached also asks when the next scheduled article appears.
 NEXT_PUBLICATION = 1
+# Searches are rendered every time (clinic/pagecache.py).
+NOT_STORED = {"search"}
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -88,12 +90,13 @@ def test_public_pages_run_a_fixed_number_of_queries(
     url = url_for(topics)
     render_afresh(client, url)  # warm the cached clinic record, as on a running site
     generations.bump(generations.PAGES)
-    with django_assert_num_queries(expected + NEXT_PUBLICATION):
+    stored = page not in NOT_STORED
+    with django_assert_num_queries(expected + NEXT_PUBLICATION * stored):
         response = client.get(url)
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [page for page in PAGES if page not in NOT_STORED])
 @pytest.mark.parametrize("count", [5, 500])
 def test_public_pages_are_answered_from_the_cache_without_a_query(
     client, clinic, topics, django_assert_num_queries, page, count
