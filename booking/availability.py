@@ -287,6 +287,7 @@ class _Schedule:
         self.first_day, self.last_day = first_day, last_day
         self.grid = self.clinic.slot_grid_minutes
         self._starts = {}
+        self._offsets_of = {}
 
         hours = WorkingHours.objects.filter(practitioner__is_active=True).select_related(
             "practitioner"
@@ -369,27 +370,25 @@ class _Schedule:
             return []
         midnight = self._midnight(day)
         if self._midnight(day + timedelta(days=1)) - midnight == timedelta(days=1):
-            # No clock change that day: wall-clock minutes after midnight are real ones.
-            return self._plain_starts(ranges, midnight)
+            # No clock change that day: wall-clock times are real time after midnight.
+            return [midnight + offset for offset in self._offsets(practitioner, day.weekday())]
         return self._starts_across_clock_change(ranges, day)
 
-    def _plain_starts(self, ranges, midnight):
-        duration = self.duration
-        grid = self.grid
-        starts = []
-        for begin, finish in ranges:
-            opens = midnight + timedelta(
-                hours=begin.hour, minutes=begin.minute, seconds=begin.second
-            )
-            closes = midnight + timedelta(
-                hours=finish.hour, minutes=finish.minute, seconds=finish.second
-            )
-            first = -(-(begin.hour * 60 + begin.minute) // grid) * grid
-            for minutes in range(first, finish.hour * 60 + finish.minute, grid):
-                start = midnight + timedelta(minutes=minutes)
-                if start >= opens and start + duration <= closes:
-                    starts.append(start)
-        return starts
+    def _offsets(self, practitioner, weekday):
+        """Grid starts on a weekday as times after midnight (the same every such week)."""
+        key = (practitioner.pk, weekday)
+        if key not in self._offsets_of:
+            offsets = []
+            for begin, finish in self._hours[practitioner.pk][weekday]:
+                opens = timedelta(hours=begin.hour, minutes=begin.minute, seconds=begin.second)
+                closes = timedelta(hours=finish.hour, minutes=finish.minute, seconds=finish.second)
+                first = -(-(begin.hour * 60 + begin.minute) // self.grid) * self.grid
+                for minutes in range(first, finish.hour * 60 + finish.minute, self.grid):
+                    offset = timedelta(minutes=minutes)
+                    if offset >= opens and offset + self.duration <= closes:
+                        offsets.append(offset)
+            self._offsets_of[key] = offsets
+        return self._offsets_of[key]
 
     def _starts_across_clock_change(self, ranges, day):
         duration = self.duration
