@@ -33,15 +33,17 @@ def client_address(request):
     them the client is the N-th address from the right. Whatever stands further left was
     sent by the client itself, and would let it choose its own address.
     """
-    address = request.META.get("REMOTE_ADDR", "")
+    candidates = [request.META.get("REMOTE_ADDR", "")]
     if settings.PROXY_COUNT:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
         if len(forwarded) >= settings.PROXY_COUNT:
-            address = forwarded[-settings.PROXY_COUNT].strip()
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return request.META.get("REMOTE_ADDR") or "unknown"
+            candidates.insert(0, forwarded[-settings.PROXY_COUNT].strip())
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None  # no address at all (axes stores it as unknown)
 
 
 def mailbox(email):

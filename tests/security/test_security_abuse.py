@@ -201,3 +201,25 @@ def test_known_and_unknown_emails_get_the_same_pages(
     # Only the time differs between the two pages.
     known, unknown = (p.split('id="next-heading"')[1] for p in pages)
     assert known == unknown
+
+
+@pytest.mark.parametrize(
+    ("meta", "address"),
+    [
+        ({"REMOTE_ADDR": "203.0.113.7"}, "203.0.113.7"),
+        ({"REMOTE_ADDR": "203.0.113.7", "HTTP_X_FORWARDED_FOR": "198.51.100.1"}, "203.0.113.7"),
+        ({}, None),  # no socket address (a test, a unix socket): stored as unknown, not "x"
+        ({"REMOTE_ADDR": "not an address"}, None),
+    ],
+)
+def test_the_client_address_is_an_address_or_none(rf, meta, address):
+    request = rf.get("/")
+    request.META.pop("REMOTE_ADDR")
+    request.META.update(meta)
+    assert booking.throttle.client_address(request) == address
+
+
+def test_behind_nginx_a_missing_header_falls_back_to_the_socket(rf, settings):
+    settings.PROXY_COUNT = 1
+    request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="garbage")
+    assert booking.throttle.client_address(request) == "127.0.0.1"
