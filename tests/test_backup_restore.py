@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Committed, so that pg_dump (another session) sees the rows; the groups that migrations
+# create are put back afterwards for the tests that follow.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 # What a restored site must still show: every appointment, as it was.
 APPOINTMENTS = (
