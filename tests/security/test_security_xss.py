@@ -208,3 +208,20 @@ def test_a_refused_form_echoes_what_was_typed_as_text(client, request_data, mond
     assert response.status_code == 200
     assert_inert(response.content.decode(), "/book/")
     assert Appointment.objects.count() == 0
+
+
+def test_a_staff_note_is_text_in_the_history_and_the_patients_email(
+    admin_client, attack, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:booking_appointment_status", args=[attack.pk, "declined"])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"note": MESSAGE})
+    attack.refresh_from_db()
+    assert attack.status == Appointment.Status.DECLINED
+    change = admin_client.get(reverse("admin:booking_appointment_change", args=[attack.pk]))
+    assert_inert(change.text, "history")
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(&#x27;message&#x27;)" in change.text
+    declined = next(m for m in mail.outbox if "About your request" in m.subject)
+    html = next(body for body, kind in declined.alternatives if kind == "text/html")
+    assert_inert(html, "declined email")
+    assert MESSAGE in declined.body
