@@ -656,11 +656,14 @@ class Harness:
         time.sleep(1)
         stopped_at = time.monotonic()
         mark(f"PostgreSQL {cluster[0]}/{cluster[1]} asked to stop (fast shutdown)")
-        pg_ctlcluster(cluster, "stop")
-        mark("PostgreSQL stopped")
-        probe.outage_began(stopped_at)
-        time.sleep(OUTAGE_SECONDS)
-        pg_ctlcluster(cluster, "start")
+        try:
+            pg_ctlcluster(cluster, "stop")
+            mark("PostgreSQL stopped")
+            probe.outage_began(stopped_at)
+            time.sleep(OUTAGE_SECONDS)
+        finally:
+            # Whatever happened (Ctrl-C too), never leave a shared server down.
+            pg_ctlcluster(cluster, "start")
         back = time.monotonic()
         probe.outage_ended(back)
         mark(f"PostgreSQL started again (down {back - stopped_at:.1f} s)")
