@@ -199,3 +199,20 @@ def test_form_errors_are_announced_and_take_the_focus(
             assert scroll_width_at(page, 320) <= 320
     finally:
         context.close()
+
+
+def test_a_form_error_of_no_one_field_takes_the_focus_to_the_summary(
+    no_js_phone_page, live_server, demo, quick_hands
+):
+    page = no_js_phone_page
+    page.goto(live_server.url + "/book/")
+    page.locator("label.slot").first.click()
+    fill_in_about_me(page)
+    # A form the site did not serve (or no longer recognises): nothing to fix in a field.
+    page.locator("[name=form_token]").evaluate("input => { input.value = 'not-ours'; }")
+    page.get_by_role("button", name="Send my request").click()
+
+    summary = page.get_by_role("alert").filter(has_text="Please check your request")
+    expect(summary).to_contain_text("This form had expired")
+    expect(summary).to_be_focused()
+    assert Appointment.objects.count() == 0
