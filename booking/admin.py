@@ -269,8 +269,23 @@ class OutgoingEmailInline(admin.TabularInline):
         return format_html('<a href="{}">Read or resend</a>', url)
 
 
+class SelectionByIdAdmin(admin.ModelAdmin):
+    """Actions on the rows ticked in the list, refusing ids that no row could have.
+
+    Django passes the ticked ids to the database as they were posted: a forged one
+    ("abc") was a server error instead of an answer.
+    """
+
+    def response_action(self, request, queryset, **kwargs):
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(pk.isdigit() for pk in selected):
+            self.message_user(request, "Nothing was changed: choose rows in the list.")
+            return None
+        return super().response_action(request, queryset, **kwargs)
+
+
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(SelectionByIdAdmin):
     form = AppointmentForm
     # The model's own page is the patient's (reached by their signed link only).
     view_on_site = False
@@ -926,7 +941,7 @@ class DeliveryFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(admin.ModelAdmin):
+class OutgoingEmailAdmin(SelectionByIdAdmin):
     """Every email the site wrote, what became of it, and a way to send one again.
 
     A record of what patients were told: nobody edits or deletes it here.

@@ -205,3 +205,26 @@ def test_weak_staff_passwords_are_refused(password):
 
 def test_a_long_unusual_password_is_accepted():
     validate_password("needles-and-moxa-at-nine")
+
+
+@pytest.mark.parametrize("selected", ["abc", "1 OR 1=1", "\x00", "", "-1"])
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        (CHANGELIST, "confirm"),
+        (CHANGELIST, "decline"),
+        (CHANGELIST, "export_selected"),
+        (reverse("admin:booking_outgoingemail_changelist"), "resend_selected"),
+    ],
+)
+def test_forged_row_ids_in_an_action_change_nothing(
+    admin_client, request_at, url, action, selected
+):
+    appointment = request_at(10)
+    data = {"action": action, "_selected_action": [str(appointment.pk), selected], "index": "0"}
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    assert "Nothing was changed" in admin_client.get(response["Location"]).text
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.REQUESTED
+    assert appointment.emails.filter(attempts__gt=0).count() == 0
