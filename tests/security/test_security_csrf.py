@@ -26,8 +26,14 @@ def strict():
 
 
 def test_the_request_form_without_a_token_is_refused(strict, request_data):
-    assert strict.post(BOOK, request_data()).status_code == 403
+    response = strict.post(BOOK, request_data())
+    assert response.status_code == 403
     assert nothing_stored_or_sent()
+    # A patient meets a page that tells them what to do, not Django's developer text.
+    page = response.content.decode()
+    assert "Please send the form again" in page
+    assert "Nothing was saved" in page
+    assert "CSRF" not in page
 
 
 def test_the_request_form_with_a_forged_token_is_refused(strict, request_data):

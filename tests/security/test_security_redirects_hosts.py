@@ -101,8 +101,13 @@ def test_an_unknown_host_is_refused(client, clinic, url, host):
 
 
 def test_a_booking_sent_with_a_forged_host_stores_nothing(client, request_data):
-    assert client.post(BOOK, request_data(), HTTP_HOST="evil.example").status_code == 400
+    response = client.post(BOOK, request_data(), HTTP_HOST="evil.example")
+    assert response.status_code == 400
     assert nothing_stored_or_sent()
+    page = response.content.decode()
+    assert "we could not read that request" in page
+    assert "nothing was saved" in page
+    assert "evil.example" not in page
 
 
 def test_email_links_use_the_configured_site_whatever_the_request_said(
