@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from articles.models import Article, Reference, Topic
 from articles.views import related_articles
+from clinic.admin_base import ModelAdmin
 
 
 class ReferenceInline(admin.TabularInline):
@@ -40,7 +41,7 @@ class VisibilityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(ModelAdmin):
     list_display = ["name", "slug", "article_count"]
     search_fields = ["name", "description"]
     prepopulated_fields = {"slug": ["name"]}
@@ -54,7 +55,7 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(ModelAdmin):
     list_display = [
         "title",
         "visibility",

@@ -46,6 +46,7 @@ from booking.models import (
     TransitionNotAllowed,
     WorkingHours,
 )
+from clinic.admin_base import ModelAdmin
 
 Status = Appointment.Status
 
@@ -269,23 +270,8 @@ class OutgoingEmailInline(admin.TabularInline):
         return format_html('<a href="{}">Read or resend</a>', url)
 
 
-class SelectionByIdAdmin(admin.ModelAdmin):
-    """Actions on the rows ticked in the list, refusing ids that no row could have.
-
-    Django passes the ticked ids to the database as they were posted: a forged one
-    ("abc") was a server error instead of an answer.
-    """
-
-    def response_action(self, request, queryset, **kwargs):
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(pk.isdigit() for pk in selected):
-            self.message_user(request, "Nothing was changed: choose rows in the list.")
-            return None
-        return super().response_action(request, queryset, **kwargs)
-
-
 @admin.register(Appointment)
-class AppointmentAdmin(SelectionByIdAdmin):
+class AppointmentAdmin(ModelAdmin):
     form = AppointmentForm
     # The model's own page is the patient's (reached by their signed link only).
     view_on_site = False
@@ -823,7 +809,7 @@ def appointments_csv_response(queryset):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(ModelAdmin):
     list_display = ["name", "duration_minutes", "price", "is_active", "position"]
     list_filter = ["is_active"]
     search_fields = ["name"]
@@ -841,7 +827,7 @@ class TimeOffInline(admin.TabularInline):
 
 
 @admin.register(Practitioner)
-class PractitionerAdmin(admin.ModelAdmin):
+class PractitionerAdmin(ModelAdmin):
     list_display = ["name", "is_active", "user", "position"]
     list_filter = ["is_active"]
     list_select_related = ["user"]
@@ -856,7 +842,7 @@ class PractitionerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClinicClosure)
-class ClinicClosureAdmin(admin.ModelAdmin):
+class ClinicClosureAdmin(ModelAdmin):
     list_display = ["reason", "start_date", "end_date"]
     date_hierarchy = "start_date"
     ordering = ["-start_date"]
@@ -864,7 +850,7 @@ class ClinicClosureAdmin(admin.ModelAdmin):
 
 
 @admin.register(Clinic)
-class ClinicAdmin(admin.ModelAdmin):
+class ClinicAdmin(ModelAdmin):
     """The one record of the clinic's details and booking rules."""
 
     fieldsets = [
@@ -941,7 +927,7 @@ class DeliveryFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutgoingEmail)
-class OutgoingEmailAdmin(SelectionByIdAdmin):
+class OutgoingEmailAdmin(ModelAdmin):
     """Every email the site wrote, what became of it, and a way to send one again.
 
     A record of what patients were told: nobody edits or deletes it here.

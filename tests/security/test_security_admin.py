@@ -228,3 +228,23 @@ def test_forged_row_ids_in_an_action_change_nothing(
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.REQUESTED
     assert appointment.emails.filter(attempts__gt=0).count() == 0
+
+
+@pytest.mark.parametrize("model", ["booking.service", "booking.practitioner", "articles.topic"])
+def test_forged_row_ids_in_delete_selected_delete_nothing(
+    admin_client, service, practitioner, model
+):
+    from django.apps import apps
+
+    from articles.models import Topic
+
+    Topic.objects.create(name="Sciatica", slug="sciatica")
+    app_label, model_name = model.split(".")
+    rows = apps.get_model(app_label, model_name).objects
+    before = rows.count()
+    url = reverse(f"admin:{app_label}_{model_name}_changelist")
+    data = {"action": "delete_selected", "_selected_action": [str(rows.first().pk), "abc"]}
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    assert "Nothing was changed" in admin_client.get(response["Location"]).text
+    assert rows.count() == before
