@@ -20,6 +20,7 @@ import enum
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 
 from django.core.cache import cache
 from django.db.models import IntegerField, Value
@@ -61,11 +62,11 @@ class Slot:
     end: datetime
     practitioner: object = field(compare=False)
 
-    @property
+    @cached_property  # read several times for each of the many times a page offers
     def local_start(self):
         return timezone.localtime(self.start)
 
-    @property
+    @cached_property
     def value(self):
         """The form value: the local start in ISO 8601 with its UTC offset."""
         return self.local_start.isoformat()
