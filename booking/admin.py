@@ -161,19 +161,11 @@ class AppointmentAddForm(AppointmentForm):
     )
 
 
-class StatusChangeInline(admin.TabularInline):
-    """The appointment's history: read-only, as it happened."""
+class ReadOnlyInline(admin.TabularInline):
+    """A record of what happened, shown with its appointment: nobody adds, edits or deletes it."""
 
-    model = StatusChange
-    verbose_name = "change"
-    verbose_name_plural = "history"
-    fields = ["when", "who", "step", "note"]
-    readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("changed_by")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -183,6 +175,19 @@ class StatusChangeInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class StatusChangeInline(ReadOnlyInline):
+    """The appointment's history: read-only, as it happened."""
+
+    model = StatusChange
+    verbose_name = "change"
+    verbose_name_plural = "history"
+    fields = ["when", "who", "step", "note"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
 
     @admin.display(description="when")
     def when(self, change):
@@ -224,7 +229,7 @@ def delivery_state(email):
     return "Waiting to be sent"
 
 
-class OutgoingEmailInline(admin.TabularInline):
+class OutgoingEmailInline(ReadOnlyInline):
     """The emails about this appointment and what became of each."""
 
     model = OutgoingEmail
@@ -232,8 +237,6 @@ class OutgoingEmailInline(admin.TabularInline):
     verbose_name_plural = "emails"
     fields = ["written", "kind", "to_address", "state"]
     readonly_fields = [*fields, "open_link"]
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("created_at", "pk")
@@ -246,15 +249,6 @@ class OutgoingEmailInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         # Whoever may see the appointment may see what the patient was sent.
         return request.user.has_perm("booking.view_appointment")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="written")
     def written(self, email):
