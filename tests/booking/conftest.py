@@ -12,6 +12,22 @@ from booking.forms import issue_form_token
 
 NY = ZoneInfo("America/New_York")
 
+# Every field of the booking form in the public contract (DESIGN.md), the honeypot included.
+CONTRACT_FIELDS = (
+    "service",
+    "practitioner",
+    "slot",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "is_new_patient",
+    "concern",
+    "message",
+    "consent",
+    "website",
+)
+
 
 def local(day, hour, minute=0):
     """A clinic-time datetime on `day`."""
@@ -28,6 +44,19 @@ def next_weekday(weekday, weeks_ahead=1):
 def monday():
     """A Monday one to two weeks ahead: inside the notice and the horizon."""
     return next_weekday(0)
+
+
+@pytest.fixture
+def booked(make_appointment, monday):
+    """Ada's request for Monday 10:00, with details her own page must not show."""
+    return make_appointment(
+        local(monday, 10),
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada.lovelace@example.com",
+        phone="+12125550123",
+        message="Pain shoots down my left leg.",
+    )
 
 
 @pytest.fixture

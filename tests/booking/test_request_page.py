@@ -12,18 +12,6 @@ from booking.models import Appointment
 from tests.booking.conftest import local
 
 
-@pytest.fixture
-def booked(make_appointment, monday):
-    return make_appointment(
-        local(monday, 10),
-        first_name="Ada",
-        last_name="Lovelace",
-        email="ada.lovelace@example.com",
-        phone="+12125550123",
-        message="Pain shoots down my left leg.",
-    )
-
-
 def cancel_url(appointment):
     return reverse("booking:request-cancel", args=[appointment.token])
 

@@ -16,6 +16,7 @@ from tests.admin.conftest import (  # noqa: F401 (fixtures)
     run_action,
 )
 from tests.booking.conftest import (  # noqa: F401 (fixtures)
+    CONTRACT_FIELDS,
     monday,
     request_data,
     seconds_pass,
@@ -27,20 +28,7 @@ BOOK = "/book/"
 # The form's text fields, which a patient types into.
 TEXT_FIELDS = ["first_name", "last_name", "email", "phone", "message"]
 # Every field of the public contract (DESIGN.md), the hidden ones included.
-FORM_FIELDS = [
-    "service",
-    "practitioner",
-    "slot",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "is_new_patient",
-    "concern",
-    "message",
-    "consent",
-    "website",
-]
+FORM_FIELDS = list(CONTRACT_FIELDS)
 
 
 def nothing_stored_or_sent():
