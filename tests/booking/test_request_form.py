@@ -1,14 +1,15 @@
 """The request form at /book/, through the public contract: its page, its fields, its flow."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from articles.models import Article
-from booking.models import Appointment, ClinicClosure, StatusChange
+from booking.models import Appointment, Clinic, ClinicClosure, StatusChange
 from tests.booking.conftest import CONTRACT_FIELDS, local, next_weekday, page
 
 
@@ -27,7 +28,15 @@ def test_first_visit_shows_the_next_days_with_open_times(client, book_url, servi
     # The first day's open times are radio buttons of the request form.
     first_time = form.options["slot"][0]
     assert first_time.endswith(("-05:00", "-04:00"))
-    assert "T09:00:00" in first_time
+    # The first time on the grid, in working hours, that the notice allows (on the first
+    # day it is later than opening time when the notice ends in the morning).
+    start = datetime.fromisoformat(first_time)
+    assert start.minute % 15 == 0
+    assert time(9) <= start.time() < time(17)
+    assert start >= timezone.now() + Clinic.load().minimum_notice
+    assert start - timedelta(minutes=15) < timezone.now() + Clinic.load().minimum_notice or (
+        start.time() == time(9)
+    )
 
 
 def test_the_form_sends_every_field_of_the_contract(client, book_url, service, practitioner):
