@@ -186,7 +186,10 @@ class Article(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
-        # Rendered here, once, so that a page view never parses Markdown.
+        # Rendered here, once, so that a page view never parses Markdown. Imported here
+        # too: only the processes that save articles need Markdown and nh3 in memory.
+        from articles import markdown
+
         self.body = normalize_newlines(self.body)
         rendered = markdown.render(self.body)
         self.body_html = rendered.body_html

@@ -7,7 +7,6 @@ reader's own zone, and no VTIMEZONE block can go stale when time-zone rules chan
 from datetime import UTC
 from urllib.parse import urlsplit
 
-import icalendar
 from django.conf import settings
 from django.utils import timezone
 
@@ -29,6 +28,10 @@ def appointment_ics(appointment, *, cancelled=False):
     so calendars that imported the appointment know this file is newer.
     """
     clinic = Clinic.load()
+    # Imported on first use: icalendar and dateutil are 3-4 MB that a worker serving
+    # only the public pages never needs.
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")

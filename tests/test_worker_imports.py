@@ -1,0 +1,51 @@
+"""What a web worker loads: heavy libraries only where they are used (docs/PERFORMANCE.md).
+
+Every module a worker imports stays in its memory for its whole life, in every worker.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOADED = """
+import json, sys
+from clinic.wsgi import application
+from django.urls import get_resolver
+get_resolver().url_patterns  # every view module, as a worker's first request imports them
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.fixture(scope="module")
+def loaded_on_sqlite(tmp_path_factory):
+    """The top-level packages a worker of a site on SQLite has loaded."""
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('site') / 'db.sqlite3'}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_DEBUG": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def test_a_site_on_sqlite_never_loads_the_postgresql_driver(loaded_on_sqlite):
+    loaded = loaded_on_sqlite
+    assert "django" in loaded and "booking" in loaded
+    assert "psycopg" not in loaded  # about 10 MB per worker
+
+
+def test_calendar_files_and_markdown_load_only_when_first_used(loaded_on_sqlite):
+    loaded = loaded_on_sqlite
+    # A confirmation's .ics, and an article being saved: not what most requests do.
+    assert not {"icalendar", "dateutil", "markdown", "nh3"} & loaded
