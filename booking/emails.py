@@ -216,8 +216,8 @@ def local_time(appointment):
 
 def _queue(rows):
     """Save the rows in the caller's transaction; try to send them once it commits."""
-    for email in rows:
-        email.save()
+    # One INSERT for all of them: the transaction holds the practitioner's lock meanwhile.
+    OutgoingEmail.objects.bulk_create(rows)
     ids = [email.pk for email in rows if email.status == OutgoingEmail.Status.PENDING]
     if ids:
         transaction.on_commit(lambda: send_soon(ids))
@@ -277,9 +277,10 @@ def send_due(*, ids=None, limit=None, max_attempts=MAX_ATTEMPTS):
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     connection = mail.mailers["default"]
     try:
-        for pk in list(due.values_list("pk", flat=True)[:limit]):
-            email = claim(pk, now=now)
-            if email is None:
+        # Read in one query; each is then claimed on its own, so that of two senders
+        # only one sends it.
+        for email in list(due.select_related("appointment")[:limit]):
+            if not _claim_row(email, now=now):
                 continue  # another sender has it
             outcome, server_unreachable = _deliver(email, connection, max_attempts)
             counts[outcome] += 1
@@ -297,15 +298,23 @@ def claim(pk, *, now=None):
     The conditional UPDATE is atomic on both databases: of two senders, one changes the
     row and the other finds it no longer pending and moves on.
     """
-    now = now or timezone.now()
-    claimed = OutgoingEmail.objects.filter(
-        pk=pk, status=OutgoingEmail.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=OutgoingEmail.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
+    email = OutgoingEmail(pk=pk)
+    if not _claim_row(email, now=now):
         return None
     return OutgoingEmail.objects.select_related("appointment").get(pk=pk)
+
+
+def _claim_row(email, *, now=None):
+    """claim() for a row already read: whether this sender got it (updated in place)."""
+    now = now or timezone.now()
+    claimed_at = timezone.now()
+    claimed = OutgoingEmail.objects.filter(
+        pk=email.pk, status=OutgoingEmail.Status.PENDING, next_attempt_at__lte=now
+    ).update(status=OutgoingEmail.Status.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1)
+    if claimed:
+        email.status, email.claimed_at = OutgoingEmail.Status.SENDING, claimed_at
+        email.attempts += 1
+    return bool(claimed)
 
 
 def _deliver(email, connection, max_attempts):

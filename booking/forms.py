@@ -411,8 +411,10 @@ class BookingForm(forms.Form):
         # Checked moments ago by clean(): looked up again only after losing a race (the
         # booking itself holds the practitioner's lock and refuses an overlap).
         slot = self.checked_slot
-        for _ in range(BOOKING_ATTEMPTS):
-            existing = self.existing_request()
+        for attempt in range(BOOKING_ATTEMPTS):
+            # The view has just looked for this form's request; a twin submission that
+            # books in between is caught by the unique submission key below.
+            existing = self.existing_request() if attempt else None
             if existing:
                 return existing
             if slot is None:

@@ -152,7 +152,7 @@ class TimeChooser:
 
 def _lists():
     """The services and practitioners offered online (cached: they change rarely)."""
-    key = f"booking:offered:{generations.current(generations.AVAILABILITY)}"
+    key = f"booking:offered:{generations.current(generations.OFFERED)}"
     lists = cache.get(key)
     if lists is None:
         lists = list(Service.objects.active()), list(Practitioner.objects.active())

@@ -37,6 +37,9 @@ from django.db import connections, transaction
 PAGES = "pages"
 AVAILABILITY = "availability"
 CLINIC = "clinic"
+# The services and practitioners offered online: apart from AVAILABILITY, which every
+# booking replaces, so that a stream of bookings does not make each request re-read them.
+OFFERED = "offered"
 
 
 def _is_shared_cache():
@@ -122,8 +125,8 @@ SOURCES = {
     "articles.Topic": (PAGES,),
     "articles.Reference": (PAGES,),
     "booking.Clinic": (CLINIC, PAGES, AVAILABILITY),
-    "booking.Service": (PAGES, AVAILABILITY),
-    "booking.Practitioner": (AVAILABILITY,),
+    "booking.Service": (PAGES, AVAILABILITY, OFFERED),
+    "booking.Practitioner": (AVAILABILITY, OFFERED),
     "booking.WorkingHours": (AVAILABILITY,),
     "booking.TimeOff": (AVAILABILITY,),
     "booking.ClinicClosure": (AVAILABILITY,),

@@ -112,7 +112,7 @@ def test_changed_booking_rules_show_at_once(client, warm, service, practitioner,
     clinic.slot_grid_minutes = 30
     clinic.save()
     times = offered(client, service, monday, practitioner)
-    assert local(monday, 10).isoformat() in times
+    assert local(monday, 9).isoformat() in times
     assert local(monday, 10, 15).isoformat() not in times
 
 
@@ -153,12 +153,37 @@ def test_form_page_queries_do_not_grow_with_appointments(
     offered(client, service, monday)
     with django_assert_num_queries(0):
         offered(client, service, monday)
-    # Computed afresh: the services, the practitioners, then the open times in three.
     from clinic import generations
 
+    # A booking changes the open times (three queries), not what is offered.
     generations.bump(generations.AVAILABILITY)
+    with django_assert_num_queries(3):
+        offered(client, service, monday)
+    # A changed service or practitioner: those two lists too.
+    generations.bump(generations.AVAILABILITY)
+    generations.bump(generations.OFFERED)
     with django_assert_num_queries(5):
         offered(client, service, monday)
+
+
+def test_a_booking_does_not_make_the_next_request_read_services_again(
+    client, service, practitioner, monday, make_appointment, django_assert_num_queries
+):
+    offered(client, service, monday)
+    make_appointment(local(monday, 11))  # booked through the workflow, as the form does
+    with django_assert_num_queries(3):
+        times = offered(client, service, monday)
+    assert local(monday, 11).isoformat() not in times
+    assert local(monday, 9).isoformat() in times
+
+
+def test_a_practitioner_taken_offline_leaves_the_booking_page_at_once(
+    client, service, practitioner, other_practitioner, monday
+):
+    assert other_practitioner.name in client.get(FORM).content.decode()
+    other_practitioner.is_active = False
+    other_practitioner.save()
+    assert other_practitioner.name not in client.get(FORM).content.decode()
 
 
 def test_open_times_are_computed_in_at_most_three_queries(
