@@ -6,13 +6,16 @@ back together; each row shows staff what a patient was sent, when, and why not; 
 conditional UPDATE claims a row, so two senders never both send it. The tasks framework
 would need a worker process besides cron and would still not show staff what went out.
 
-After the commit, the new rows are tried at once (`send_soon`: in a request, as soon as its
-response has gone out); whatever fails stays in the outbox and `send_pending_emails` retries
-it with backoff until it gives up.
+After the commit, the new rows are tried at once (`send_soon`: in a request, by a thread of
+the worker as soon as its response has gone out); whatever fails stays in the outbox and
+`send_pending_emails` retries it with backoff until it gives up.
 """
 
+import atexit
 import contextlib
 import logging
+import os
+import queue
 import re
 import smtplib
 import threading
@@ -23,7 +26,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -232,9 +235,9 @@ def send_soon(ids):
 
     A patient's page should not wait for the mail server. Django sends request_finished
     when the WSGI server has written the whole response and closes it, so the patient
-    already has their page when these go out, a few milliseconds later. Should the
-    process die in between, the rows are still pending in the outbox, and
-    send_pending_emails sends them on its next run (cron, every minute): never lost.
+    already has their page when these go out. Should the process die first, the rows are
+    still pending in the outbox, and send_pending_emails sends them on its next run
+    (cron, every minute): never lost.
     """
     pending = getattr(_this_request, "pending", None)
     if pending is None:
@@ -249,8 +252,71 @@ def request_started(**kwargs):
 
 def request_finished(**kwargs):
     pending, _this_request.pending = getattr(_this_request, "pending", None), None
-    if pending:
+    if not pending:
+        return
+    if settings.CLINIC_EMAILS_IN_BACKGROUND:
+        background_sender.submit(pending)
+    else:
         send_queued(pending)
+
+
+class BackgroundSender:
+    """One thread per process that sends what requests committed, after their responses.
+
+    Without it a sync worker would talk SMTP before taking its next request: a few
+    milliseconds with a local relay, hundreds with a remote one over TLS, for every
+    booking. The outbox keeps the guarantees: a row is claimed before it is sent, so it
+    goes out at most once, and a row still queued when the process dies is still pending
+    for send_pending_emails. A process that exits normally (a worker recycled after
+    max_requests, a deploy) first sends what is queued, for up to STOP_TIMEOUT seconds.
+    """
+
+    STOP_TIMEOUT = 20
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._thread = None
+        self._queue = None
+        self._pid = None
+        self._registered_in = None
+
+    def submit(self, ids):
+        with self._lock:
+            if self._pid != os.getpid() or not self._thread.is_alive():
+                # First use in this process (threads do not survive a fork).
+                self._queue = queue.SimpleQueue()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue,), name="email-sender", daemon=True
+                )
+                self._thread.start()
+                if self._registered_in != os.getpid():
+                    atexit.register(self.stop)
+                    self._registered_in = os.getpid()
+                self._pid = os.getpid()
+            self._queue.put(list(ids))
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """Send what is queued, then end the thread (at exit; tests call it too)."""
+        with self._lock:
+            thread, work = self._thread, self._queue
+            self._thread = self._queue = self._pid = None
+        if thread is not None and thread.is_alive():
+            work.put(None)
+            thread.join(timeout)
+
+    @staticmethod
+    def _run(work):
+        while (ids := work.get()) is not None:
+            try:
+                # This thread's own database connection, kept or closed as a request's is.
+                close_old_connections()
+                send_queued(ids)
+                close_old_connections()
+            except Exception as error:  # noqa: BLE001 (the thread must outlive any one batch)
+                logger.error("Sending emails %s failed (%s).", ids, type(error).__name__)
+
+
+background_sender = BackgroundSender()
 
 
 def send_queued(ids):

@@ -301,5 +301,8 @@ if not CLINIC_SITE_URL:
         "https://clinic.example.org: email links use it, never the request's Host header."
     )
 CLINIC_NOTIFY_EMAIL = os.environ.get("CLINIC_NOTIFY_EMAIL", "front-desk@localhost")
+# A request's emails are sent by a thread of its worker once the response is out, so a
+# slow mail server never holds a worker. The tests send them in the request's own thread.
+CLINIC_EMAILS_IN_BACKGROUND = env_bool("CLINIC_EMAILS_IN_BACKGROUND", default=True)
 CLINIC_BOOKING_RATE = os.environ.get("CLINIC_BOOKING_RATE", "5/h")
 CLINIC_BOOKING_EMAIL_RATE = os.environ.get("CLINIC_BOOKING_EMAIL_RATE", "3/d")

@@ -16,6 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import connection
 
+from booking.forms import issue_form_token
 from booking.models import Appointment
 
 NY = ZoneInfo("America/New_York")
@@ -29,6 +30,9 @@ class SMTPServer:
         self.envelopes = []
         self.delay = 0.0
         self.refused = set()
+        # Cleared, the server takes a message but answers only once it is set again.
+        self.answering = threading.Event()
+        self.answering.set()
         self._lock = threading.Lock()
         self._controller = None
 
@@ -41,6 +45,7 @@ class SMTPServer:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
         if self.delay:
             time.sleep(self.delay)  # a slow server, so that concurrent senders overlap
+        self.answering.wait(30)
         with self._lock:
             self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
@@ -50,6 +55,7 @@ class SMTPServer:
         self._controller.start()
 
     def stop(self):
+        self.answering.set()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -107,6 +113,31 @@ def next_monday_at(hour, minute=0, weeks_ahead=2):
     today = datetime.now(NY).date()
     monday = today + timedelta(days=(7 - today.weekday()) + 7 * (weeks_ahead - 1))
     return datetime(monday.year, monday.month, monday.day, hour, minute, tzinfo=NY)
+
+
+@pytest.fixture
+def request_form(service, practitioner):
+    """What a patient sends from /book/ for a Monday at 10:00."""
+
+    def form(**fields):
+        return {
+            "service": service.slug,
+            "practitioner": practitioner.slug,
+            "slot": next_monday_at(10).isoformat(),
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "(212) 555-0123",
+            "is_new_patient": "True",
+            "concern": "sciatica",
+            "message": "Worse in the mornings.",
+            "consent": "on",
+            "website": "",
+            "form_token": issue_form_token(time.time() - 10),
+            **fields,
+        }
+
+    return form
 
 
 @pytest.fixture

@@ -1,0 +1,73 @@
+"""The worker's email thread: the patient's page never waits for the mail server.
+
+In production (CLINIC_EMAILS_IN_BACKGROUND, on by default) a booking's emails are handed
+to a thread of the worker once the response has gone out. These tests run it for real,
+with its own database connection, so they need committed rows (transaction=True), and
+put back what the migrations made once they have emptied the tables (serialized_rollback),
+as every test here that commits must for the tests after it.
+"""
+
+import pytest
+from django.urls import reverse
+
+from booking import emails
+from booking.models import Appointment, OutgoingEmail
+
+from .conftest import next_monday_at
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def in_background(settings):
+    settings.CLINIC_EMAILS_IN_BACKGROUND = True
+    yield emails.background_sender
+    emails.background_sender.stop()
+
+
+def statuses():
+    return dict(OutgoingEmail.objects.values_list("kind", "status"))
+
+
+def test_the_patient_has_their_page_while_the_mail_server_is_still_answering(
+    in_background, smtp, client, request_form
+):
+    smtp.answering.clear()  # the server takes the first message and says nothing yet
+    response = client.post(reverse("booking:request"), request_form())
+    appointment = Appointment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == appointment.get_absolute_url()
+    assert smtp.messages == []
+    assert set(statuses().values()) <= {"pending", "sending"}
+
+    smtp.answering.set()
+    in_background.stop()  # as at a worker's exit: what is queued goes out first
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+    assert len(smtp.messages_to("ada@example.com")) == 1
+    assert len(smtp.messages_to("front-desk@clinic.test")) == 1
+
+
+def test_a_mail_server_outage_leaves_the_thread_ready_for_the_next_booking(
+    in_background, smtp_down, client, request_form
+):
+    client.post(reverse("booking:request"), request_form())
+    in_background.stop()
+    first = Appointment.objects.get()
+    assert set(first.emails.values_list("status", flat=True)) == {"pending"}  # retried later
+
+    smtp_down.start()
+    later = next_monday_at(14).isoformat()
+    client.post(reverse("booking:request"), request_form(slot=later, email="bo@example.com"))
+    in_background.stop()
+    second = Appointment.objects.exclude(pk=first.pk).get()
+    assert set(second.emails.values_list("status", flat=True)) == {"sent"}
+    assert len(smtp_down.messages_to("bo@example.com")) == 1
+    # The first booking's emails wait for send_pending_emails and its backoff.
+    assert set(first.emails.values_list("status", flat=True)) == {"pending"}
+
+
+def test_emails_go_out_in_the_request_when_the_thread_is_off(settings, smtp, client, request_form):
+    settings.CLINIC_EMAILS_IN_BACKGROUND = False
+    client.post(reverse("booking:request"), request_form())
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+    assert emails.background_sender._thread is None
