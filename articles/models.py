@@ -2,13 +2,13 @@
 
 from urllib.parse import urlencode
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Count, Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from articles import markdown
 from booking.models import Concern
 from clinic import generations
 
@@ -239,6 +239,21 @@ class Article(models.Model):
         params = {"concern": self.concern} if self.concern else {}
         params["from"] = self.slug
         return f"{reverse('booking:request')}?{urlencode(params)}"
+
+
+def published_article_slugs():
+    """The slugs of the published articles, cached until an article changes (or 5 minutes).
+
+    For checking a link that names an article (the booking page's `from`). An article
+    whose scheduled date came within those 5 minutes is missing from it for that long:
+    callers use it to decide what to cache, never what to show.
+    """
+    key = f"articles:published-slugs:{generations.current(generations.PAGES)}"
+    slugs = cache.get(key)
+    if slugs is None:
+        slugs = frozenset(Article.objects.published().values_list("slug", flat=True))
+        cache.set(key, slugs, 300)
+    return slugs
 
 
 def normalize_newlines(text):

@@ -2,24 +2,29 @@
 
 import bisect
 import contextlib
+import hashlib
 import logging
 from datetime import date, datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from articles.models import published_article_slugs
 from booking import availability, throttle
 from booking.availability import bookable_days
-from booking.forms import BookingForm, slot_label
+from booking.forms import BookingForm, issue_form_token, slot_label
 from booking.models import Appointment, Concern, Practitioner, Service, TransitionNotAllowed
-from clinic import generations
+from clinic import generations, pagecache
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +256,13 @@ def request_consultation(request):
         day=day,
         keep=keep,
     )
+    blank_page_key = None
     if request.method != "POST":
+        blank_page_key = _blank_page_key(request, chooser)
+        if blank_page_key:
+            page = cache.get(blank_page_key)
+            if page is not None:
+                return _with_visitor_tokens(request, page)
         form = BookingForm(
             services=services,
             practitioners=practitioners,
@@ -260,19 +271,71 @@ def request_consultation(request):
                 "practitioner": chooser.practitioner.slug if chooser.practitioner else "",
                 "concern": keep["concern"],
                 "source_article": keep["from"],
+                **({"form_token": FORM_TOKEN_STAND_IN} if blank_page_key else {}),
             },
         )
     form.offer(chooser.times, f"Open times on {chooser.day_label}")
-    return render(
-        request,
-        "booking/request_form.html",
-        {
-            "form": form,
-            "chooser": chooser,
-            "summary_errors": _summary(form),
-            "fragment_keys": _fragment_keys(form, chooser),
-        },
+    context = {
+        "form": form,
+        "chooser": chooser,
+        "summary_errors": _summary(form),
+        "fragment_keys": _fragment_keys(form, chooser),
+    }
+    if not blank_page_key:
+        return render(request, "booking/request_form.html", context)
+    page = render_to_string(
+        "booking/request_form.html", {**context, "csrf_token": CSRF_STAND_IN}, request
     )
+    cache.set(blank_page_key, page, availability.CACHE_TIMEOUT)
+    return _with_visitor_tokens(request, page)
+
+
+# The blank booking page is the same for every visitor but for two tokens, their CSRF token
+# and the form's signed token: it is rendered once with stand-ins for them, which each
+# visitor's own replace. Derived from the secret key, so that no article or clinic detail
+# can contain one by chance, and the same in every worker sharing the cache.
+_STAND_IN_SEED = hashlib.sha256(f"booking-page:{settings.SECRET_KEY}".encode()).hexdigest()
+CSRF_STAND_IN = f"csrf{_STAND_IN_SEED[:24]}"
+FORM_TOKEN_STAND_IN = f"form{_STAND_IN_SEED[24:48]}"
+
+
+def _blank_page_key(request, chooser):
+    """The cache key of this blank page, or None when it must be rendered for this visitor.
+
+    Never for a signed-in visitor or one with a message waiting (pagecache's rule), nor
+    for a link naming an article that is not published (anyone could make up such links).
+    The key names everything the page shows: the clinic, the topics and the services
+    through their generations, the choices through the chooser's address, and the days
+    and times offered by value (they move with the clock, not only with bookings).
+    """
+    if not pagecache.may_be_served_from_cache(request):
+        return None
+    source = chooser.keep.get("from")
+    if source and source not in published_article_slugs():
+        return None
+    parts = [
+        *(generations.current(name) for name in BLANK_PAGE_SOURCES),
+        chooser.url(),
+        *(day.isoformat() for day in chooser.days),
+        str(chooser.earlier_day),
+        str(chooser.later_day),
+        *(str(slot.start.timestamp()) for slot in chooser.times),
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return f"booking:blank-page:{digest}"
+
+
+BLANK_PAGE_SOURCES = (
+    generations.PAGES,
+    generations.CLINIC,
+    generations.OFFERED,
+    generations.AVAILABILITY,
+)
+
+
+def _with_visitor_tokens(request, page):
+    page = page.replace(CSRF_STAND_IN, get_token(request), 1)
+    return HttpResponse(page.replace(FORM_TOKEN_STAND_IN, issue_form_token(), 1))
 
 
 def _fragment_keys(form, chooser):

@@ -59,7 +59,7 @@ def _key_prefix():
     return f"pages.{generations.current(generations.PAGES)}"
 
 
-def _may_be_served_from_cache(request):
+def may_be_served_from_cache(request):
     if request.method not in ("GET", "HEAD"):
         return False
     cookies = request.COOKIES
@@ -102,7 +102,7 @@ class PageCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not _may_be_served_from_cache(request):
+        if not may_be_served_from_cache(request):
             return self.get_response(request)
         prefix = _key_prefix()
         key = get_cache_key(request, prefix, "GET", cache=cache)

@@ -1,0 +1,113 @@
+"""The blank booking page is stored once and each visitor gets their own tokens in it.
+
+The page is the same for everyone but for the CSRF token and the signed form token, so it
+is rendered once per choice (treatment, practitioner, day) and state of the clinic's data,
+and each visitor's tokens are put into the stored copy (booking/views.py).
+"""
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from booking.models import Appointment, Clinic
+from booking.views import CSRF_STAND_IN, FORM_TOKEN_STAND_IN
+from tests.booking.conftest import local, page
+
+FORM = reverse("booking:request")
+
+
+def visitor():
+    """A browser of its own: its own cookies, and CSRF checked as in production."""
+    return Client(enforce_csrf_checks=True)
+
+
+def tokens(response):
+    fields = page(response).fields
+    return fields["csrfmiddlewaretoken"], fields["form_token"]
+
+
+def filled(response, slot, **fields):
+    """What a patient sends from the page they were given, choosing `slot`."""
+    return {
+        **page(response).fields,
+        "slot": slot.isoformat(),
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "email": "ada@example.com",
+        "phone": "(212) 555-0123",
+        "is_new_patient": "True",
+        "concern": "sciatica",
+        "consent": "on",
+        **fields,
+    }
+
+
+def test_each_visitor_gets_their_own_tokens_and_can_book_with_them(
+    service, practitioner, monday, seconds_pass, django_assert_num_queries
+):
+    choice = {"service": service.slug, "practitioner": practitioner.slug, "day": monday}
+    first, second = visitor(), visitor()
+    first_page = first.get(FORM, choice)
+    with django_assert_num_queries(0):
+        second_page = second.get(FORM, choice)
+    assert second_page.templates == []  # the stored copy, not rendered again
+
+    assert tokens(first_page)[0] != tokens(second_page)[0]
+    assert tokens(first_page)[1] != tokens(second_page)[1]
+    for response in (first_page, second_page):
+        html = response.content.decode()
+        assert CSRF_STAND_IN not in html
+        assert FORM_TOKEN_STAND_IN not in html
+        assert response.cookies[settings.CSRF_COOKIE_NAME].value
+        assert response["Cache-Control"].startswith("max-age=0")
+
+    seconds_pass(10)
+    booked = second.post(FORM, filled(second_page, local(monday, 9)))
+    assert booked.status_code == 302
+    other = first.post(FORM, filled(first_page, local(monday, 11), email="bo@example.com"))
+    assert other.status_code == 302
+    assert Appointment.objects.count() == 2
+
+
+def test_a_token_from_another_visitors_page_is_refused(service, monday, seconds_pass):
+    first, second = visitor(), visitor()
+    first_page = first.get(FORM, {"service": service.slug, "day": monday})
+    second.get(FORM, {"service": service.slug, "day": monday})  # second has its own cookie
+    seconds_pass(10)
+    response = second.post(FORM, filled(first_page, local(monday, 9)))
+    assert response.status_code == 403
+    assert not Appointment.objects.exists()
+
+
+def test_a_time_booked_meanwhile_leaves_the_stored_page_at_once(
+    client, service, practitioner, monday, make_appointment
+):
+    choice = {"service": service.slug, "practitioner": practitioner.slug, "day": monday}
+    assert local(monday, 9).isoformat() in page(client.get(FORM, choice)).options["slot"]
+    make_appointment(local(monday, 9))
+    assert local(monday, 9).isoformat() not in page(client.get(FORM, choice)).options["slot"]
+
+
+def test_the_clinics_new_phone_number_shows_on_the_stored_page_at_once(client, service):
+    client.get(FORM)
+    clinic = Clinic.load()
+    clinic.phone = "(212) 555-0199"
+    clinic.save()
+    assert "(212) 555-0199" in client.get(FORM).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("source", "stored"), [("acupuncture-for-sciatica", True), ("made-up", False)]
+)
+def test_only_links_from_published_articles_are_stored(
+    client, service, published_article, source, stored
+):
+    address = f"{FORM}?concern=sciatica&from={source}"
+    first = client.get(address)
+    assert page(first).fields["source_article"] == source
+    again = client.get(address)
+    assert page(again).fields["source_article"] == source
+    # Anyone can make up links: those are rendered each time, never stored.
+    rendered = [template.name for template in again.templates]
+    assert ("booking/request_form.html" in rendered) is not stored
