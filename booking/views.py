@@ -23,7 +23,14 @@ from articles.models import published_article_slugs
 from booking import availability, throttle
 from booking.availability import bookable_days
 from booking.forms import BookingForm, issue_form_token, slot_label
-from booking.models import Appointment, Concern, Practitioner, Service, TransitionNotAllowed
+from booking.models import (
+    Appointment,
+    Clinic,
+    Concern,
+    Practitioner,
+    Service,
+    TransitionNotAllowed,
+)
 from clinic import generations, pagecache
 
 logger = logging.getLogger(__name__)
@@ -62,12 +69,14 @@ class TimeChooser:
         self.practitioner = next((p for p in practitioners if p.slug == practitioner), None)
         self.keep = {name: value for name, value in keep.items() if value}
         self.days, self.times, self.day = [], [], day
-        self.earlier_day = self.later_day = None
+        self.earlier_day = self.later_day = self.first_open_time = None
         if self.service is None:
             return
         first, last = bookable_days()
         times = availability.open_times(self.service, first, last, practitioner=self.practitioner)
         self.open_days = times.days
+        # The soonest open time of all: when it can no longer be booked, the page changes.
+        self.first_open_time = times.on(self.open_days[0])[0].start if self.open_days else None
         # The day asked for, or the next one with open times (a day kept from another
         # service or practitioner may have none).
         index = bisect.bisect_left(self.open_days, self.day) if self.day else 0
@@ -248,6 +257,12 @@ def request_consultation(request):
             "concern": concern if concern in Concern.values else "",
             "from": data.get("from", "")[:50],
         }
+    # A blank form's page is stored whole: served from the cache before anything else.
+    blank_page_key = _blank_page_key(request, services, practitioners)
+    if blank_page_key:
+        page = cache.get(blank_page_key)
+        if page is not None:
+            return _with_visitor_tokens(request, page)
     chooser = TimeChooser(
         services,
         practitioners,
@@ -256,13 +271,7 @@ def request_consultation(request):
         day=day,
         keep=keep,
     )
-    blank_page_key = None
     if request.method != "POST":
-        blank_page_key = _blank_page_key(request, chooser)
-        if blank_page_key:
-            page = cache.get(blank_page_key)
-            if page is not None:
-                return _with_visitor_tokens(request, page)
         form = BookingForm(
             services=services,
             practitioners=practitioners,
@@ -286,7 +295,9 @@ def request_consultation(request):
     page = render_to_string(
         "booking/request_form.html", {**context, "csrf_token": CSRF_STAND_IN}, request
     )
-    cache.set(blank_page_key, page, availability.CACHE_TIMEOUT)
+    keep_for = _unchanged_for(chooser)
+    if keep_for > 0:
+        cache.set(blank_page_key, page, keep_for)
     return _with_visitor_tokens(request, page)
 
 
@@ -298,39 +309,63 @@ _STAND_IN_SEED = hashlib.sha256(f"booking-page:{settings.SECRET_KEY}".encode()).
 CSRF_STAND_IN = f"csrf{_STAND_IN_SEED[:24]}"
 FORM_TOKEN_STAND_IN = f"form{_STAND_IN_SEED[24:48]}"
 
-
-def _blank_page_key(request, chooser):
-    """The cache key of this blank page, or None when it must be rendered for this visitor.
-
-    Never for a signed-in visitor or one with a message waiting (pagecache's rule), nor
-    for a link naming an article that is not published (anyone could make up such links).
-    The key names everything the page shows: the clinic, the topics and the services
-    through their generations, the choices through the chooser's address, and the days
-    and times offered by value (they move with the clock, not only with bookings).
-    """
-    if not pagecache.may_be_served_from_cache(request):
-        return None
-    source = chooser.keep.get("from")
-    if source and source not in published_article_slugs():
-        return None
-    parts = [
-        *(generations.current(name) for name in BLANK_PAGE_SOURCES),
-        chooser.url(),
-        *(day.isoformat() for day in chooser.days),
-        str(chooser.earlier_day),
-        str(chooser.later_day),
-        *(str(slot.start.timestamp()) for slot in chooser.times),
-    ]
-    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
-    return f"booking:blank-page:{digest}"
-
-
+# What a blank page shows comes from these (the clinic, the topics in the menu, the
+# services and practitioners, the open times), and from the clock: see _unchanged_for.
 BLANK_PAGE_SOURCES = (
     generations.PAGES,
     generations.CLINIC,
     generations.OFFERED,
     generations.AVAILABILITY,
 )
+# New times come into the booking horizon as the clock moves: a stored page may miss
+# them this long.
+BLANK_PAGE_LONGEST = 60
+
+
+def _blank_page_key(request, services, practitioners):
+    """The cache key of this request's blank page, or None when it must be rendered.
+
+    Never for a form sent back, a signed-in visitor or one with a message waiting
+    (pagecache's rule), nor for a link naming an article that is not published (anyone
+    could make up such links). The key names the generations of what the page shows and
+    the choices asked for, each as the page understands it (an unknown practitioner is
+    "any", a day outside the booking window the first open day), so that made-up
+    addresses share the pages of real ones.
+    """
+    if request.method == "POST" or not pagecache.may_be_served_from_cache(request):
+        return None
+    data = request.GET
+    source = data.get("from", "")[:50]
+    if source and source not in published_article_slugs():
+        return None
+    service = data.get("service", "")
+    practitioner = data.get("practitioner", "")
+    concern = data.get("concern", "")
+    day = _parse_day(data.get("day"))
+    first, last = bookable_days()
+    parts = [
+        *(generations.current(name) for name in BLANK_PAGE_SOURCES),
+        service if any(s.slug == service for s in services[1:]) else "",
+        practitioner if any(p.slug == practitioner for p in practitioners) else "",
+        day.isoformat() if day and first <= day <= last else "",
+        concern if concern in Concern.values else "",
+        source,
+    ]
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return f"booking:blank-page:{digest}"
+
+
+def _unchanged_for(chooser):
+    """Seconds this page stays right with no change to the data.
+
+    Until its first open time falls inside the minimum notice (it then leaves the page,
+    and the next day may come into the day buttons), and at most BLANK_PAGE_LONGEST.
+    """
+    seconds = BLANK_PAGE_LONGEST
+    if chooser.first_open_time:
+        last_moment = chooser.first_open_time - Clinic.load().minimum_notice
+        seconds = min(seconds, int((last_moment - timezone.now()).total_seconds()))
+    return seconds
 
 
 def _with_visitor_tokens(request, page):

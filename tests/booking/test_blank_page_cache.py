@@ -5,10 +5,15 @@ is rendered once per choice (treatment, practitioner, day) and state of the clin
 and each visitor's tokens are put into the stored copy (booking/views.py).
 """
 
+import time
+from datetime import datetime, timedelta
+
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from booking.models import Appointment, Clinic
 from booking.views import CSRF_STAND_IN, FORM_TOKEN_STAND_IN
@@ -111,3 +116,20 @@ def test_only_links_from_published_articles_are_stored(
     # Anyone can make up links: those are rendered each time, never stored.
     rendered = [template.name for template in again.templates]
     assert ("booking/request_form.html" in rendered) is not stored
+
+
+def test_a_time_that_falls_inside_the_notice_leaves_the_stored_page(
+    client, service, practitioner, monkeypatch
+):
+    first = page(client.get(FORM)).options["slot"][0]
+    # A notice that ends 2.5 seconds before the first open time (hours in the admin).
+    notice = datetime.fromisoformat(first) - timezone.now() - timedelta(seconds=2.5)
+    monkeypatch.setattr(Clinic, "minimum_notice", property(lambda clinic: notice))
+    cache.clear()
+    assert page(client.get(FORM)).options["slot"][0] == first
+    stored = client.get(FORM)
+    assert stored.templates == []
+    assert page(stored).options["slot"][0] == first
+
+    time.sleep(4)  # open times are cut to the whole second
+    assert first not in page(client.get(FORM)).options["slot"]
