@@ -348,7 +348,10 @@ def render(results):
         "",
         "- `make bench` runs `python -m bench.run`. Each database is built twice: the demo "
         "data alone (`seed_demo`, plus the five practitioners, a staff account and one patient "
-        "request the benchmark needs) and the demo data plus volume "
+        "request the benchmark needs, and "
+        f"{mode.get('demo_appointments', 0):,} appointments in the coming weeks, a small "
+        "clinic's calendar: enough for the admin list to show its full page of 50 rows, so "
+        "that the two data sets are compared on the same page) and the demo data plus volume "
         f"({mode['articles']:,} published articles, {mode['appointments']:,} appointments "
         "over two years across 5 practitioners, written with bulk_create; past ones "
         "completed or cancelled, the next 60 days about 40 % booked, requested or confirmed, "

@@ -64,6 +64,8 @@ class Mode:
     floor_every: int = 3  # pages between two floor measurements
 
 
+DEMO_APPOINTMENTS = 120
+
 FULL = Mode("full", articles=1000, appointments=100_000, reps=3, duration=4, warmup=1)
 # Short: only that the harness still works end to end; its figures are not for reading.
 SHORT = Mode("short", articles=100, appointments=5_000, reps=1, duration=1, warmup=0)
@@ -371,6 +373,10 @@ def prepare_data(variants, mode, base_env, admin_password):
         command = [PYTHON, "-m", "bench.data", "setup", "--out", str(out)]
         if variant.dataset == "volume":
             command += ["--articles", str(mode.articles), "--appointments", str(mode.appointments)]
+        else:
+            # A small clinic's next weeks: enough for the admin list to fill its page of 50
+            # rows, so that "volume ÷ demo" compares the same page, not 1 row with 50.
+            command += ["--appointments", str(DEMO_APPOINTMENTS)]
         env = server_environment(
             base_env, DATABASE_URL=variant.url, BENCH_ADMIN_PASSWORD=admin_password
         )
@@ -929,7 +935,7 @@ def run(mode):
     print("== in-process: availability and query counts", flush=True)
     inprocess = {variant.name: in_process(variant, base_env, PAGES, mode) for variant in variants}
     return {
-        "mode": mode.__dict__,
+        "mode": {**mode.__dict__, "demo_appointments": DEMO_APPOINTMENTS},
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": info,
         "versions": versions(have_wrk, pg_admin),
