@@ -142,12 +142,23 @@ class ServiceQuerySet(models.QuerySet):
         return self.filter(is_active=True)
 
 
+SHORTEST_SERVICE_MINUTES = 5
+LONGEST_SERVICE_MINUTES = 480
+# An appointment lasts its service's duration (set by the workflow, never typed in), so
+# none is longer than this: queries for the appointments around a time use it to read
+# only the ones that start at most this long before it, whatever the history behind.
+LONGEST_APPOINTMENT = timedelta(minutes=LONGEST_SERVICE_MINUTES)
+
+
 class Service(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(unique=True)
     description = models.TextField(blank=True, help_text="Shown to patients on the request form.")
     duration_minutes = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(5), MaxValueValidator(480)],
+        validators=[
+            MinValueValidator(SHORTEST_SERVICE_MINUTES),
+            MaxValueValidator(LONGEST_SERVICE_MINUTES),
+        ],
         help_text="How long the practitioner is booked for.",
     )
     price = models.DecimalField(
@@ -162,6 +173,14 @@ class Service(models.Model):
 
     class Meta:
         ordering = ["position", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=SHORTEST_SERVICE_MINUTES)
+                & Q(duration_minutes__lte=LONGEST_SERVICE_MINUTES),
+                name="booking_service_duration_in_range",
+                violation_error_message="A service lasts from 5 minutes to 8 hours.",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -334,9 +353,18 @@ class AppointmentQuerySet(models.QuerySet):
         )
 
     def overlapping(self, start, end, *, buffer=timedelta(0)):
-        """Appointments closer than `buffer` to the interval [start, end)."""
+        """Appointments closer than `buffer` to the interval [start, end).
+
+        The lower bound on their start excludes nothing (none is longer than
+        LONGEST_APPOINTMENT), but lets the (practitioner, start) index stop there instead
+        of reading every earlier appointment: the cost stays flat as history piles up.
+        """
         start, end = start.astimezone(UTC), end.astimezone(UTC)  # real time, not wall-clock
-        return self.filter(start__lt=end + buffer, end__gt=start - buffer)
+        return self.filter(
+            start__lt=end + buffer,
+            start__gte=start - buffer - LONGEST_APPOINTMENT,
+            end__gt=start - buffer,
+        )
 
     def from_token(self, token):
         """The appointment a patient's link points at, or DoesNotExist."""

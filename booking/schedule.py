@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from booking.models import Appointment, ClinicClosure, Practitioner, TimeOff, WorkingHours
+from booking.models import (
+    LONGEST_APPOINTMENT,
+    Appointment,
+    ClinicClosure,
+    Practitioner,
+    TimeOff,
+    WorkingHours,
+)
 
 ROW_MINUTES = 15
 MINUTES_PER_DAY = 24 * 60
@@ -26,8 +33,6 @@ SHOWN_STATUSES = [
     Appointment.Status.COMPLETED,
     Appointment.Status.NO_SHOW,
 ]
-# No appointment is longer than a service can be (Service.duration_minutes ≤ 480).
-LONGEST_APPOINTMENT = timedelta(hours=8)
 
 
 def local_midnight(day):

@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 
-from booking.models import Appointment, SlotTaken, TransitionNotAllowed
+from booking.models import Appointment, Service, SlotTaken, TransitionNotAllowed
 
 NY = ZoneInfo("America/New_York")
 
@@ -50,6 +51,25 @@ def test_buffer_keeps_time_free_between_appointments(make_appointment, clinic):
     with pytest.raises(SlotTaken):
         make_appointment(monday_at(11, 15))
     make_appointment(monday_at(11, 30))
+
+
+def test_the_longest_appointment_still_blocks_its_last_minutes(make_appointment, clinic):
+    longest = Service.objects.create(name="Day retreat", slug="retreat", duration_minutes=480)
+    clinic.buffer_minutes = 15
+    clinic.save()
+    make_appointment(monday_at(8), service=longest)  # until 16:00
+    with pytest.raises(SlotTaken):
+        make_appointment(monday_at(16, 10))  # inside the buffer after it
+    make_appointment(monday_at(16, 15))
+    assert Appointment.objects.count() == 2
+
+
+@pytest.mark.parametrize("minutes", [4, 481])
+def test_a_service_cannot_last_less_than_5_minutes_or_more_than_8_hours(db, minutes):
+    # The overlap queries rely on it (booking.models.LONGEST_APPOINTMENT): the database
+    # refuses such a service even when it is written without the admin's form.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Service.objects.create(name="Too long", slug="too-long", duration_minutes=minutes)
 
 
 def test_cancelled_appointment_frees_its_slot(make_appointment):
