@@ -1,3 +1,12 @@
+"""Fixtures shared by every test.
+
+A test that commits (transaction=True, or the live server of the browser tests) also sets
+serialized_rollback=True. Emptying the tables after it then leaves the rows the
+migrations made (content types, permissions, the staff groups) to be restored as they
+were; without it Django recreates content types with other ids, and the next test that
+restores them (tests/test_backup_restore.py) fails on a duplicate.
+"""
+
 from datetime import time
 
 import pytest

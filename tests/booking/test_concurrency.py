@@ -11,13 +11,18 @@ from booking.forms import issue_form_token
 from booking.models import Appointment
 from tests.booking.conftest import local
 
-pytestmark = pytest.mark.postgres
+# Committed rows, seen by other threads' connections; serialized_rollback puts back what
+# the migrations made, for the tests after these (see tests/conftest.py).
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 REQUESTS = 24
 
 
 @pytest.fixture(autouse=True)
-def _needs_postgresql(transactional_db):
+def _needs_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip(
             "needs PostgreSQL: SQLite serialises every writer, so it cannot show a race; "

@@ -48,6 +48,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(item.fspath).resolve().parents:
             item.add_marker(pytest.mark.e2e)
+            # The live server's thread sees committed rows only (tests/conftest.py).
+            item.add_marker(pytest.mark.django_db(transaction=True, serialized_rollback=True))
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
 

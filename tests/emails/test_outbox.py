@@ -187,7 +187,7 @@ def test_resending_a_failed_message_puts_it_back_in_the_queue(smtp_down, book):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_senders_at_once_send_each_message_exactly_once(postgresql, smtp):
     OutgoingEmail.objects.bulk_create(
         OutgoingEmail(

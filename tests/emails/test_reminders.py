@@ -200,7 +200,7 @@ def test_a_reminder_held_up_until_the_appointment_began_is_not_sent(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_reminder_runs_at_once_queue_one_reminder(postgresql, smtp, confirmed):
     confirmed(hours_from_now(30))
     start = threading.Barrier(2)
