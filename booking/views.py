@@ -344,6 +344,7 @@ def _blank_page_key(request, services, practitioners):
     day = _parse_day(data.get("day"))
     first, last = bookable_days()
     parts = [
+        _STAND_IN_SEED,  # a new secret key means new stand-ins: never serve the old ones
         *(generations.current(name) for name in BLANK_PAGE_SOURCES),
         service if any(s.slug == service for s in services[1:]) else "",
         practitioner if any(p.slug == practitioner for p in practitioners) else "",

@@ -133,3 +133,21 @@ def test_a_time_that_falls_inside_the_notice_leaves_the_stored_page(
 
     time.sleep(4)  # open times are cut to the whole second
     assert first not in page(client.get(FORM)).options["slot"]
+
+
+def test_after_a_new_secret_key_no_page_stored_with_the_old_stand_ins_is_served(
+    client, service, monkeypatch
+):
+    from booking import views
+
+    old_csrf = views.CSRF_STAND_IN
+    client.get(FORM)  # stored, with the stand-ins of the old key
+    # A process started with a new secret key (a deploy), sharing the cache (Redis).
+    monkeypatch.setattr(views, "_STAND_IN_SEED", "0" * 64)
+    monkeypatch.setattr(views, "CSRF_STAND_IN", "csrf" + "1" * 24)
+    monkeypatch.setattr(views, "FORM_TOKEN_STAND_IN", "form" + "2" * 24)
+    response = client.get(FORM)
+    html = response.content.decode()
+    assert old_csrf not in html
+    token = tokens(response)[0]
+    assert len(token) == 64 and token not in (old_csrf, views.CSRF_STAND_IN)
