@@ -15,6 +15,19 @@ from django.core.management import call_command
 
 from booking.models import Appointment, Clinic, Concern, Practitioner, Service, WorkingHours
 
+# What Ada types into the request form (the contract's fields, but for her choice of time).
+ADA_TYPES = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "(212) 555-0123",
+    "is_new_patient": "True",
+    "concern": "sciatica",
+    "message": "Worse in the mornings.",
+    "consent": "on",
+    "website": "",
+}
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static_files():

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from booking.forms import issue_form_token
+from tests.conftest import ADA_TYPES
 
 NY = ZoneInfo("America/New_York")
 
@@ -74,15 +75,7 @@ def request_data(service, practitioner, served_a_while_ago, monday):
             "service": service.slug,
             "practitioner": practitioner.slug,
             "slot": local(monday, 10).isoformat(),
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "email": "ada@example.com",
-            "phone": "(212) 555-0123",
-            "is_new_patient": "True",
-            "concern": "sciatica",
-            "message": "Worse in the mornings.",
-            "consent": "on",
-            "website": "",
+            **ADA_TYPES,
             "form_token": served_a_while_ago(),
         }
         values.update(fields)

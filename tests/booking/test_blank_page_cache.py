@@ -18,6 +18,7 @@ from django.utils import timezone
 from booking.models import Appointment, Clinic
 from booking.views import CSRF_STAND_IN, FORM_TOKEN_STAND_IN
 from tests.booking.conftest import local, page
+from tests.conftest import ADA_TYPES
 
 FORM = reverse("booking:request")
 
@@ -36,14 +37,8 @@ def filled(response, slot, **fields):
     """What a patient sends from the page they were given, choosing `slot`."""
     return {
         **page(response).fields,
+        **ADA_TYPES,
         "slot": slot.isoformat(),
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "phone": "(212) 555-0123",
-        "is_new_patient": "True",
-        "concern": "sciatica",
-        "consent": "on",
         **fields,
     }
 

@@ -18,6 +18,7 @@ from django.db import connection
 
 from booking.forms import issue_form_token
 from booking.models import Appointment
+from tests.conftest import ADA_TYPES
 
 NY = ZoneInfo("America/New_York")
 
@@ -124,15 +125,7 @@ def request_form(service, practitioner):
             "service": service.slug,
             "practitioner": practitioner.slug,
             "slot": next_monday_at(10).isoformat(),
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "email": "ada@example.com",
-            "phone": "(212) 555-0123",
-            "is_new_patient": "True",
-            "concern": "sciatica",
-            "message": "Worse in the mornings.",
-            "consent": "on",
-            "website": "",
+            **ADA_TYPES,
             "form_token": issue_form_token(time.time() - 10),
             **fields,
         }
