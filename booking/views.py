@@ -288,7 +288,6 @@ def request_consultation(request):
         "form": form,
         "chooser": chooser,
         "summary_errors": _summary(form),
-        "fragment_keys": _fragment_keys(form, chooser),
     }
     if not blank_page_key:
         return render(request, "booking/request_form.html", context)
@@ -372,29 +371,6 @@ def _unchanged_for(chooser):
 def _with_visitor_tokens(request, page):
     page = page.replace(CSRF_STAND_IN, get_token(request), 1)
     return HttpResponse(page.replace(FORM_TOKEN_STAND_IN, issue_form_token(), 1))
-
-
-def _fragment_keys(form, chooser):
-    """What each cached part of a blank form shows, as its cache key; None for a sent form.
-
-    The parts hold nothing of this request (the CSRF and form tokens stay outside them),
-    and each key names all that its part shows, so any change to that is a new key:
-    services, practitioners and the clinic's rules through the availability generation,
-    the clinic's phone through the clinic generation, the times themselves by value.
-    """
-    if form.is_bound:
-        return None
-    return {
-        "chooser": (
-            generations.current(generations.AVAILABILITY),
-            chooser.url(),
-            tuple(chooser.days),
-            chooser.earlier_day,
-            chooser.later_day,
-        ),
-        "times": (chooser.day, tuple(slot.value for slot in chooser.times)),
-        "patient": (generations.current(generations.CLINIC), form["concern"].value()),
-    }
 
 
 def _summary(form):
