@@ -11,7 +11,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
@@ -540,11 +540,14 @@ class Appointment(models.Model):
         """Save, refusing an overlap; the caller holds a transaction."""
         # Serialise bookings per practitioner: a row lock on PostgreSQL; on SQLite the
         # IMMEDIATE transaction already holds the database's write lock.
-        Practitioner.objects.select_for_update().filter(pk=self.practitioner_id).first()
+        if connection.features.has_select_for_update:
+            Practitioner.objects.select_for_update().filter(pk=self.practitioner_id).first()
         if self.conflicts().exists():
             raise SlotTaken
         try:
-            with transaction.atomic():
+            # No savepoint: every caller's own transaction ends with the exception raised
+            # here, and a failed insert leaves it marked for rollback, never half-used.
+            with transaction.atomic(savepoint=False):
                 self.save()
         except IntegrityError as error:
             if "booking_appointment_no_overlap" in str(error):

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from booking.models import Appointment, Service, SlotTaken, TransitionNotAllowed
 
@@ -62,6 +62,28 @@ def test_the_longest_appointment_still_blocks_its_last_minutes(make_appointment,
         make_appointment(monday_at(16, 10))  # inside the buffer after it
     make_appointment(monday_at(16, 15))
     assert Appointment.objects.count() == 2
+
+
+def test_an_overlap_only_the_database_catches_is_refused_and_leaves_the_caller_working(
+    make_appointment, monkeypatch
+):
+    """The PostgreSQL exclusion constraint, the last line behind the practitioner's lock.
+
+    The overlap check is made to see nothing, as if a writer had bypassed the lock: the
+    constraint refuses the insert, the patient is told the time is taken, and whoever
+    called (the admin's own transaction here, the test's) can go on using the database.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: the exclusion constraint exists only there")
+    make_appointment(monday_at(10))
+    monkeypatch.setattr(Appointment, "conflicts", lambda self: Appointment.objects.none())
+    with transaction.atomic():
+        with pytest.raises(SlotTaken):
+            make_appointment(monday_at(10, 30))
+        assert Appointment.objects.count() == 1
+        make_appointment(monday_at(11, 15))
+    assert Appointment.objects.count() == 2
+    assert not connection.needs_rollback
 
 
 @pytest.mark.parametrize("minutes", [4, 481])

@@ -5,6 +5,8 @@ from datetime import datetime, time, timedelta
 from html import unescape
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -367,3 +369,54 @@ def test_changing_practitioner_keeps_the_chosen_day(
     with_samuel = page(client.get(chosen.link("Samuel Okafor")))
     assert with_samuel.fields["day"] == monday.isoformat()
     assert with_samuel.fields["practitioner"] == other_practitioner.slug
+
+
+def test_a_booking_runs_the_same_few_queries_whatever_the_bookings(
+    client,
+    book_url,
+    request_data,
+    service,
+    practitioner,
+    monday,
+    make_appointment,
+    django_capture_on_commit_callbacks,
+):
+    """Sending a request costs a fixed number of queries, emails sent after it included."""
+
+    def book(at):
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = client.post(
+                book_url, request_data(slot=at.isoformat(), email=f"ada{at:%H%M}@example.com")
+            )
+        assert response.status_code == 302
+        return [query["sql"] for query in queries.captured_queries]
+
+    for week in range(1, 6):
+        make_appointment(local(monday + timedelta(weeks=week), 10))
+    client.get(book_url)  # the patient's form, as ever: it caches what is offered
+    few = book(local(monday, 10))
+    first = local(monday + timedelta(weeks=6), 9)  # after the weekly ones
+    Appointment.objects.bulk_create(
+        Appointment(
+            service=service,
+            practitioner=practitioner,
+            start=first + timedelta(days=i // 6, minutes=75 * (i % 6)),
+            end=first + timedelta(days=i // 6, minutes=75 * (i % 6) + 75),
+            status="confirmed",
+            first_name="Ada",
+            last_name=f"Patient {i}",
+            email=f"patient{i}@example.com",
+            phone="+12125550123",
+        )
+        for i in range(495)
+    )
+    many = book(local(monday, 14))
+    assert len(many) == len(few), "\n".join(many)
+    # Its own request, the day's schedule (3), the transaction (the practitioner's lock on
+    # PostgreSQL, the overlap check, three inserts), then the two emails read once, each
+    # claimed and marked sent; plus the test's own savepoint around the transaction.
+    assert len(few) <= 16, "\n".join(few)
+    assert Appointment.objects.filter(email__startswith="ada1400").exists()
