@@ -70,6 +70,10 @@ def summarise(results):
             "tool": group[0].get("tool"),
             "reps": len(group),
             "floor_gap_s": max((r["floor_gap_s"] or 0 for r in group), default=None),
+            "cpu_ms": {
+                role: median(r.get("cpu_ms", {}).get(role) for r in group)
+                for role in dict.fromkeys(role for r in group for role in r.get("cpu_ms", {}))
+            },
         }
     floors = [m for m in results["measurements"] if m["page"] == "floor"]
     floor = {
@@ -323,6 +327,42 @@ def bars(results, summary):
     return databases, out
 
 
+def cpu_per_booking(results, summary, floor):
+    """What one booking POST costs in CPU, by process, and the rate that allows."""
+    rows = []
+    for v in results["variants"]:
+        cpu = summary.get(("book_post", v["name"]), {}).get("cpu_ms")
+        if cpu:
+            rows.append((v["name"], cpu))
+    if not rows:
+        return []
+    roles = list(dict.fromkeys(role for _, cpu in rows for role in cpu))
+    cores = results["machine"]["nproc"]
+    lines = [
+        "### What a booking costs, by process",
+        "",
+        "CPU milliseconds per stored booking during the booking POST runs (medians over "
+        "repetitions), read from /proc before and after each run, which ends once the "
+        "emails it queued have gone out. Every process shares the same "
+        f"{cores} cores, so {cores * 1000:,} ms ÷ the total is the most bookings a second "
+        "this machine could take with nothing else to do.",
+        "",
+        "| data set | " + " | ".join(roles) + " | total | at most, bookings/s | × floor |",
+        "| --- | " + " | ".join("---:" for _ in roles) + " | ---: | ---: | ---: |",
+    ]
+    for name, cpu in rows:
+        total = sum(value or 0 for value in cpu.values())
+        most = cores * 1000 / total if total else None
+        lines.append(
+            f"| {name} | "
+            + " | ".join(num(cpu.get(role), 1) for role in roles)
+            + f" | {num(total, 1)} | {num(most)} | "
+            + (ratio(most / floor["rps"]) if most and floor["rps"] else "–")
+            + " |"
+        )
+    return lines + [""]
+
+
 def render(results):
     summary, floor = summarise(results)
     mode = results["mode"]
@@ -413,6 +453,7 @@ def render(results):
     for database in databases:
         lines += database_table(results, summary, floor, database) + [""]
 
+    lines += cpu_per_booking(results, summary, floor)
     lines += ["### Worker memory after the run", ""]
     for name, workers in results.get("memory_after", {}).items():
         described = "; ".join(

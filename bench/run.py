@@ -217,6 +217,51 @@ def cpu_ticks(pid):
         return 0
 
 
+def postgres_processes():
+    """The PostgreSQL server's processes on this machine (its backends among them)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    found.append(int(entry.name))
+    return found
+
+
+class CpuMeter:
+    """CPU time the processes of a booking POST run use, by role, per stored booking.
+
+    Read from /proc before and after the run: the server's workers, the database server
+    (PostgreSQL; SQLite works inside the workers), the SMTP server the emails go to, and
+    this process, which is the load client. All share the machine's cores, so together
+    they bound how many bookings a second it can take.
+    """
+
+    def __init__(self, server, smtp, database):
+        self.roles = {"gunicorn workers": server.workers}
+        if database == "PostgreSQL":
+            self.roles["PostgreSQL server"] = postgres_processes
+        if smtp is not None:
+            self.roles["SMTP server"] = lambda: [smtp.pid]
+        self.roles["load client"] = lambda: [os.getpid()]
+        self.before = self._read()
+
+    def _read(self):
+        return {role: {pid: cpu_ticks(pid) for pid in pids()} for role, pids in self.roles.items()}
+
+    def per_request_ms(self, count):
+        """{role: CPU ms per request} since the meter was made; a process gone meanwhile
+        (a recycled worker) is missing from the figures."""
+        if not count:
+            return {}
+        after, tick_ms = self._read(), 1000 / os.sysconf("SC_CLK_TCK")
+        used = {}
+        for role, ticks in after.items():
+            spent = sum(t - self.before[role].get(pid, 0) for pid, t in ticks.items())
+            used[role] = spent * tick_ms / count
+        return used
+
+
 def worker_memory(server):
     """Each live worker's RSS, high-water RSS and PSS (its fair share of shared pages), MB."""
     found = []
@@ -463,8 +508,8 @@ def wrk(port, path, *, duration, connections, cookies=None):
 
 
 class Bench:
-    def __init__(self, mode, variants, floor, sampler, have_wrk, admin_password, env):
-        self.mode, self.variants, self.floor = mode, variants, floor
+    def __init__(self, mode, variants, floor, sampler, have_wrk, admin_password, env, smtp):
+        self.mode, self.variants, self.floor, self.smtp = mode, variants, floor, smtp
         self.sampler, self.have_wrk = sampler, have_wrk
         self.admin_password, self.env = admin_password, env
         self.measurements = []
@@ -603,14 +648,18 @@ class Bench:
                 continue
             started = time.time()
             self.sampler.open_window(variant.server)
+            cpu = CpuMeter(variant.server, self.smtp, variant.database)
             result = booking_post.post(
                 variant.server.port,
                 prepared,
                 concurrency=self.mode.concurrency,
                 duration=self.mode.duration,
             )
+            # After the emails the run queued have gone out: they are part of its cost.
+            variant.server.drain()
             rss = self.sampler.close_window(variant.server)
             result.update(tool="python", connections=self.mode.concurrency, forms=len(prepared))
+            result["cpu_ms"] = cpu.per_request_ms(result["ok"])
             done.append((variant, result, rss, started))
         stored = self.forget_posted([variant for variant, *_ in done])
         for variant, result, rss, started in done:
@@ -918,7 +967,7 @@ def run(mode):
                 variant.server.port, admin_password
             )
         check_pages(variants, PAGES)
-        bench = Bench(mode, variants, floor, sampler, have_wrk, admin_password, base_env)
+        bench = Bench(mode, variants, floor, sampler, have_wrk, admin_password, base_env, smtp)
         bench.run(PAGES)
         peaks = {server.name: sampler.peak_mb(server) for server in servers}
         memory_after = {server.name: worker_memory(server) for server in servers}

@@ -1,7 +1,9 @@
 """The benchmark's own parts: the floor it measures against and the data it measures with."""
 
+import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,7 @@ from django.urls import resolve
 from django.utils import timezone
 
 from articles.models import Article
-from bench import data, report
+from bench import data, report, run
 from bench.floor_urls import FLOOR_BODY
 from booking.models import Appointment, Practitioner, Service
 
@@ -120,3 +122,45 @@ def test_each_page_is_compared_with_the_floors_measured_around_it():
 
     assert [row["page"] for row in rows] == ["home"]
     assert rows[0]["ratio"] == pytest.approx(0.5)
+
+
+def test_a_booking_runs_cpu_is_counted_per_process_and_bounds_the_rate():
+    def post(seq, rep, workers, sink):
+        return {
+            "seq": seq,
+            "rep": rep,
+            "page": "book_post",
+            "variant": "SQLite volume",
+            "rps": 90,
+            "started": seq,
+            "cpu_ms": {"gunicorn workers": workers, "SMTP server": sink, "load client": 1.0},
+        }
+
+    def floor(seq):
+        return {"seq": seq, "page": "floor", "variant": "floor", "rps": 2000, "started": seq}
+
+    results = {
+        "measurements": [floor(1), post(2, 1, 14.0, 1.0), floor(3), post(4, 2, 18.0, 3.0)],
+        "variants": [{"name": "SQLite volume", "database": "SQLite", "dataset": "volume"}],
+        "machine": {"nproc": 2},
+    }
+    summary, floors = report.summarise(results)
+    table = "\n".join(report.cpu_per_booking(results, summary, floors))
+
+    # Medians: workers 16, SMTP 2, client 1, so 19 ms a booking; 2 cores, 105 a second.
+    assert "| SQLite volume | 16.0 | 2.0 | 1.0 | 19.0 | 105 | 0.05 |" in table
+
+
+def test_the_cpu_meter_reads_what_its_processes_used():
+    class ThisProcess:
+        def workers(self):
+            return [os.getpid()]
+
+    meter = run.CpuMeter(ThisProcess(), None, "SQLite")
+    until = time.process_time() + 0.2
+    while time.process_time() < until:
+        pass
+    used = meter.per_request_ms(2)
+
+    assert set(used) == {"gunicorn workers", "load client"}
+    assert 80 <= used["gunicorn workers"] <= 150  # 200 ms over two requests, ticks of 10 ms
