@@ -306,7 +306,19 @@ class BackgroundSender:
 
     @staticmethod
     def _run(work):
-        while (ids := work.get()) is not None:
+        stopping = False
+        while not stopping and (ids := work.get()) is not None:
+            # What other requests queued meanwhile goes with it: a burst of bookings then
+            # costs one read of the outbox and one connection to the mail server.
+            while not stopping:
+                try:
+                    more = work.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                else:
+                    ids += more
             try:
                 # This thread's own database connection, kept or closed as a request's is.
                 close_old_connections()
@@ -390,6 +402,9 @@ def _deliver(email, connection, max_attempts):
         _update(email, status=OutgoingEmail.Status.FAILED, last_error=outdated)
         return "failed", False
     try:
+        # Opened here, it stays open for the next rows of this send (send_messages would
+        # open and close one connection per message); send_due closes it at the end.
+        connection.open()
         if connection.send_messages([as_message(email)]) != 1:
             raise smtplib.SMTPException("The mail server accepted no recipient.")
     except Exception as error:  # noqa: BLE001 (recorded on the row, retried later)

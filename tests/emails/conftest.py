@@ -34,6 +34,9 @@ class SMTPServer:
         # Cleared, the server takes a message but answers only once it is set again.
         self.answering = threading.Event()
         self.answering.set()
+        # Set once a message has reached the server (answered or not).
+        self.receiving = threading.Event()
+        self._sessions = []
         self._lock = threading.Lock()
         self._controller = None
 
@@ -44,11 +47,14 @@ class SMTPServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.receiving.set()
         if self.delay:
             time.sleep(self.delay)  # a slow server, so that concurrent senders overlap
         self.answering.wait(30)
         with self._lock:
             self.envelopes.append(envelope)
+            if not any(seen is session for seen in self._sessions):
+                self._sessions.append(session)
         return "250 Message accepted for delivery"
 
     def start(self):
@@ -60,6 +66,11 @@ class SMTPServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+    @property
+    def connections(self):
+        """How many connections brought the messages (aiosmtpd's session is per connection)."""
+        return len(self._sessions)
 
     @property
     def messages(self):

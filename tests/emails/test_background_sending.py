@@ -47,6 +47,27 @@ def test_the_patient_has_their_page_while_the_mail_server_is_still_answering(
     assert len(smtp.messages_to("front-desk@clinic.test")) == 1
 
 
+def test_bookings_made_while_the_thread_is_busy_go_out_together(
+    in_background, smtp, client, request_form
+):
+    """A burst of bookings costs one database read and one mail connection, not one each."""
+    smtp.answering.clear()
+    client.post(reverse("booking:request"), request_form())
+    assert smtp.receiving.wait(10)  # the thread is sending the first booking's emails
+    for hour, address in ((11, "bo@example.com"), (14, "cy@example.com")):
+        slot = next_monday_at(hour, 15).isoformat()
+        response = client.post(reverse("booking:request"), request_form(slot=slot, email=address))
+        assert response.status_code == 302
+
+    smtp.answering.set()
+    in_background.stop()
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"sent"}
+    assert OutgoingEmail.objects.count() == 6
+    for address in ("ada@example.com", "bo@example.com", "cy@example.com"):
+        assert len(smtp.messages_to(address)) == 1
+    assert smtp.connections == 2  # the first booking's, then the two that queued meanwhile
+
+
 def test_a_mail_server_outage_leaves_the_thread_ready_for_the_next_booking(
     in_background, smtp_down, client, request_form
 ):

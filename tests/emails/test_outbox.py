@@ -228,3 +228,14 @@ def test_send_failures_are_logged_without_the_patients_address(smtp, book, caplo
     assert "SMTPRecipientsRefused" in caplog.text
     assert "nobody@example.com" not in caplog.text
     assert "Zebulon" not in caplog.text
+
+
+def test_send_pending_emails_sends_everything_due_through_one_connection(smtp_down, book):
+    book(next_monday_at(10))
+    book(next_monday_at(14), email="bo@example.com")
+    smtp_down.start()
+    time_passes(emails.retry_delay(1))
+    out, _ = run_command("send_pending_emails")
+    assert "Sent 4, will retry 0, gave up on 0." in out
+    assert len(smtp_down.messages) == 4
+    assert smtp_down.connections == 1
