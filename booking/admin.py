@@ -46,7 +46,7 @@ from booking.models import (
     TransitionNotAllowed,
     WorkingHours,
 )
-from clinic.admin_base import ModelAdmin
+from clinic.admin_base import ModelAdmin, guard_auth_admins
 
 Status = Appointment.Status
 
@@ -1051,3 +1051,8 @@ class OutgoingEmailAdmin(ModelAdmin):
             **(extra_context or {}),
         }
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+# Staff accounts and groups (the roles this app's migrations create): Django's own admins,
+# with the same guard against forged row ids as ours (auth's admin has loaded by now).
+guard_auth_admins()

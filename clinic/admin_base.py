@@ -1,10 +1,13 @@
-"""The ModelAdmin every admin of ours builds on."""
+"""The ModelAdmin every admin of ours builds on, and the same guard for Django's own."""
 
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 
-class ModelAdmin(admin.ModelAdmin):
+class RefuseForgedRowIds:
     """Actions on the rows ticked in the list, refusing ids that no row could have.
 
     Django passes the ticked ids to the database as they were posted: a forged one
@@ -18,3 +21,23 @@ class ModelAdmin(admin.ModelAdmin):
             self.message_user(request, "Nothing was changed: choose rows in the list.")
             return None
         return super().response_action(request, queryset, **kwargs)
+
+
+class ModelAdmin(RefuseForgedRowIds, admin.ModelAdmin):
+    pass
+
+
+class UserAdmin(RefuseForgedRowIds, auth_admin.UserAdmin):
+    pass
+
+
+class GroupAdmin(RefuseForgedRowIds, auth_admin.GroupAdmin):
+    pass
+
+
+def guard_auth_admins(site=admin.site):
+    """Register staff accounts and groups with the guard (called once the admin is loaded)."""
+    for model, model_admin in ((get_user_model(), UserAdmin), (Group, GroupAdmin)):
+        if site.is_registered(model):
+            site.unregister(model)
+        site.register(model, model_admin)

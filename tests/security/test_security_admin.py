@@ -230,7 +230,10 @@ def test_forged_row_ids_in_an_action_change_nothing(
     assert appointment.emails.filter(attempts__gt=0).count() == 0
 
 
-@pytest.mark.parametrize("model", ["booking.service", "booking.practitioner", "articles.topic"])
+@pytest.mark.parametrize(
+    "model",
+    ["booking.service", "booking.practitioner", "articles.topic", "auth.user", "auth.group"],
+)
 def test_forged_row_ids_in_delete_selected_delete_nothing(
     admin_client, service, practitioner, model
 ):
