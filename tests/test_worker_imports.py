@@ -5,6 +5,7 @@ Every module a worker imports stays in its memory for its whole life, in every w
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,37 @@ def test_calendar_files_and_markdown_load_only_when_first_used(loaded_on_sqlite)
     loaded = loaded_on_sqlite
     # A confirmation's .ics, and an article being saved: not what most requests do.
     assert not {"icalendar", "dateutil", "markdown", "nh3"} & loaded
+
+
+ARENAS = """
+import ctypes, runpy, sys, threading
+
+if sys.argv[1] == "with-config":
+    runpy.run_path("gunicorn.conf.py")  # as gunicorn's master does, before it forks workers
+
+# The email thread's kind of work: allocations too large for Python's own allocator.
+thread = threading.Thread(target=lambda: [bytes(4096) for _ in range(100)])
+thread.start()
+thread.join()
+
+libc = ctypes.CDLL("libc.so.6")
+libc.open_memstream.restype = ctypes.c_void_p
+buffer, size = ctypes.c_char_p(), ctypes.c_size_t()
+stream = ctypes.c_void_p(libc.open_memstream(ctypes.byref(buffer), ctypes.byref(size)))
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(ctypes.string_at(buffer, size.value).decode().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="glibc's malloc arenas: Linux with glibc only"
+)
+@pytest.mark.parametrize(("how", "arenas"), [("with-config", 1), ("without", 2)])
+def test_a_workers_threads_share_one_malloc_arena(how, arenas):
+    """gunicorn.conf.py: the email thread takes no arena of its own (about 2 MB a worker)."""
+    result = subprocess.run(
+        [sys.executable, "-c", ARENAS, how], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == arenas
