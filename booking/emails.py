@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -326,6 +326,8 @@ class BackgroundSender:
                 close_old_connections()
             except Exception as error:  # noqa: BLE001 (the thread must outlive any one batch)
                 logger.error("Sending emails %s failed (%s).", ids, type(error).__name__)
+        # The thread's database connection ends with it (a kept one would outlive it).
+        connections.close_all()
 
 
 background_sender = BackgroundSender()

@@ -8,6 +8,7 @@ as every test here that commits must for the tests after it.
 """
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from booking import emails
@@ -66,6 +67,25 @@ def test_bookings_made_while_the_thread_is_busy_go_out_together(
     for address in ("ada@example.com", "bo@example.com", "cy@example.com"):
         assert len(smtp.messages_to(address)) == 1
     assert smtp.connections == 2  # the first booking's, then the two that queued meanwhile
+
+
+def test_the_thread_leaves_no_database_session_behind(in_background, smtp, client, request_form):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: counts the server's sessions (pg_stat_activity)")
+
+    def other_sessions():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    before = other_sessions()
+    client.post(reverse("booking:request"), request_form())
+    in_background.stop()  # a worker's exit
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+    assert other_sessions() == before
 
 
 def test_a_mail_server_outage_leaves_the_thread_ready_for_the_next_booking(
