@@ -61,6 +61,30 @@ def booked(make_appointment, monday):
 
 
 @pytest.fixture
+def fill_calendar(service, practitioner):
+    """`count` confirmed appointments of 75 minutes, six a day from `first` (bulk_create)."""
+    from booking.models import Appointment
+
+    def fill(first, count):
+        Appointment.objects.bulk_create(
+            Appointment(
+                service=service,
+                practitioner=practitioner,
+                start=first + timedelta(days=i // 6, minutes=75 * (i % 6)),
+                end=first + timedelta(days=i // 6, minutes=75 * (i % 6) + 75),
+                status="confirmed",
+                first_name="Ada",
+                last_name=f"Patient {i}",
+                email=f"patient{i}@example.com",
+                phone="+12125550123",
+            )
+            for i in range(count)
+        )
+
+    return fill
+
+
+@pytest.fixture
 def served_a_while_ago():
     """A form token for a form served ten seconds ago, as a person would send it."""
     return lambda: issue_form_token(time.time() - 10)

@@ -132,23 +132,9 @@ def test_cached_times_are_cut_to_the_window_as_of_now(
 
 @pytest.mark.parametrize("count", [5, 500])
 def test_form_page_queries_do_not_grow_with_appointments(
-    client, service, practitioner, monday, count, django_assert_num_queries
+    client, service, practitioner, monday, count, fill_calendar, django_assert_num_queries
 ):
-    first = local(monday + timedelta(days=1), 9)
-    Appointment.objects.bulk_create(
-        Appointment(
-            service=service,
-            practitioner=practitioner,
-            start=first + timedelta(days=i // 6, minutes=75 * (i % 6)),
-            end=first + timedelta(days=i // 6, minutes=75 * (i % 6) + 75),
-            status="confirmed",
-            first_name="Ada",
-            last_name=f"Patient {i}",
-            email=f"patient{i}@example.com",
-            phone="+12125550123",
-        )
-        for i in range(count)
-    )
+    fill_calendar(local(monday + timedelta(days=1), 9), count)
     # Once computed, the open times, services and practitioners come from the cache.
     offered(client, service, monday)
     with django_assert_num_queries(0):

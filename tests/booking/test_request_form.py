@@ -375,10 +375,9 @@ def test_a_booking_runs_the_same_few_queries_whatever_the_bookings(
     client,
     book_url,
     request_data,
-    service,
-    practitioner,
     monday,
     make_appointment,
+    fill_calendar,
     django_capture_on_commit_callbacks,
 ):
     """Sending a request costs a fixed number of queries, emails sent after it included."""
@@ -398,21 +397,7 @@ def test_a_booking_runs_the_same_few_queries_whatever_the_bookings(
         make_appointment(local(monday + timedelta(weeks=week), 10))
     client.get(book_url)  # the patient's form, as ever: it caches what is offered
     few = book(local(monday, 10))
-    first = local(monday + timedelta(weeks=6), 9)  # after the weekly ones
-    Appointment.objects.bulk_create(
-        Appointment(
-            service=service,
-            practitioner=practitioner,
-            start=first + timedelta(days=i // 6, minutes=75 * (i % 6)),
-            end=first + timedelta(days=i // 6, minutes=75 * (i % 6) + 75),
-            status="confirmed",
-            first_name="Ada",
-            last_name=f"Patient {i}",
-            email=f"patient{i}@example.com",
-            phone="+12125550123",
-        )
-        for i in range(495)
-    )
+    fill_calendar(local(monday + timedelta(weeks=6), 9), 495)  # after the weekly ones
     many = book(local(monday, 14))
     assert len(many) == len(few), "\n".join(many)
     # Its own request, the day's schedule (3), the transaction (the practitioner's lock on
