@@ -152,7 +152,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # for one slot are serialised instead of failing with "database is locked".
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # A connection lasts one request (CONN_MAX_AGE 0), and so does its page cache:
+        # 512 KB rather than SQLite's 2 MB keeps about 1 MB less in every worker, and
+        # measured no slower (the admin list over 100,000 appointments, availability).
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512;"
+        ),
     }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

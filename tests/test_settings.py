@@ -92,6 +92,22 @@ def test_sqlite_in_the_project_folder_is_the_default():
     assert Path(name) == ROOT / "db.sqlite3"
 
 
+def test_a_sqlite_connection_writes_ahead_and_keeps_a_small_page_cache(tmp_path):
+    code = (
+        "import django; django.setup(); from django.db import connection; "
+        "cursor = connection.cursor(); "
+        "print(*(cursor.execute(f'PRAGMA {name}').fetchone()[0] "
+        "for name in ('journal_mode', 'synchronous', 'cache_size')))"
+    )
+    result = run_python(
+        code, DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}", **PRODUCTION_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    # Concurrent readers while a booking writes; one fsync per checkpoint, not per
+    # commit; a 512 KB cache, as a connection lasts one request (1 = NORMAL).
+    assert result.stdout.split() == ["wal", "1", "-512"]
+
+
 def test_redis_url_selects_the_shared_redis_cache():
     code = (
         "import django; django.setup(); from django.conf import settings; "
