@@ -33,7 +33,7 @@ format: $(STAMP)
 migrate: $(STAMP)
 	DJANGO_DEBUG=true $(BIN)/python manage.py migrate --noinput
 
-# Performance against Django's own floor, written to docs/PERFORMANCE.md (about 15 minutes;
+# Performance against Django's own floor, written to docs/PERFORMANCE.md (about 10 minutes;
 # PostgreSQL too when DATABASE_URL points at it). BENCH_SHORT=1: a few seconds a page, for CI.
 # Installs wrk (Debian package) with apt-get when it is missing.
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """The benchmark: every page of the site as a fraction of Django's own floor.
 
-    python -m bench.run            # the full run (about 15 minutes with PostgreSQL)
+    python -m bench.run            # the full run (about 10 minutes with PostgreSQL)
     python -m bench.run --short    # a few seconds a page, for CI (BENCH_SHORT=1 too)
 
 It builds the databases (SQLite always; PostgreSQL too when DATABASE_URL points at a
