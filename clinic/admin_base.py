@@ -24,15 +24,15 @@ class RefuseForgedRowIds:
 
 
 class ModelAdmin(RefuseForgedRowIds, admin.ModelAdmin):
-    pass
+    """The ModelAdmin every admin of ours builds on."""
 
 
 class UserAdmin(RefuseForgedRowIds, auth_admin.UserAdmin):
-    pass
+    """Staff accounts: Django's own admin, with the guard."""
 
 
 class GroupAdmin(RefuseForgedRowIds, auth_admin.GroupAdmin):
-    pass
+    """Staff roles: Django's own admin, with the guard."""
 
 
 def guard_auth_admins(site=admin.site):
