@@ -29,6 +29,21 @@ ADA_TYPES = {
 }
 
 
+def numbered_appointment(i, *, service, practitioner, start, status="confirmed"):
+    """The i-th of many appointments written at once with bulk_create, each its own patient."""
+    return Appointment(
+        service=service,
+        practitioner=practitioner,
+        start=start,
+        end=start + service.duration,
+        status=status,
+        first_name="Ada",
+        last_name=f"Patient {i}",
+        email=f"patient{i}@example.com",
+        phone="+12125550123",
+    )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _collected_static_files():
     """Serve hashed, compressed static files as production does, so a missing one fails."""

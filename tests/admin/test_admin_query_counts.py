@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, Practitioner, Service
+from tests.conftest import numbered_appointment
 
 LIST = reverse("admin:booking_appointment_changelist")
 SCHEDULE = reverse("admin:booking_appointment_schedule")
@@ -26,16 +27,12 @@ def booked(practitioner, other_practitioner, at, monday):
     def book(count):
         first = at(monday, 6)
         Appointment.objects.bulk_create(
-            Appointment(
+            numbered_appointment(
+                i,
                 service=service,
                 practitioner=practitioners[i % 5],
                 start=first + timedelta(minutes=10 * (i // 5)),
-                end=first + timedelta(minutes=10 * (i // 5) + 10),
                 status=STATUSES[i % len(STATUSES)],
-                first_name="Ada",
-                last_name=f"Patient {i}",
-                email=f"patient{i}@example.com",
-                phone="+12125550123",
             )
             for i in range(count)
         )
@@ -110,16 +107,12 @@ def test_appointment_list_over_years_runs_the_same_queries(
     """Two years of history cost the list what one day does (the date hierarchy's years)."""
     first = timezone.now() - timedelta(days=730)
     Appointment.objects.bulk_create(
-        Appointment(
+        numbered_appointment(
+            i,
             service=service,
             practitioner=practitioner,
             start=first + timedelta(hours=35 * i),
-            end=first + timedelta(hours=35 * i, minutes=30),
             status="completed",
-            first_name="Ada",
-            last_name=f"Patient {i}",
-            email=f"patient{i}@example.com",
-            phone="+12125550123",
         )
         for i in range(count)
     )

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from booking.forms import issue_form_token
-from tests.conftest import ADA_TYPES
+from tests.conftest import ADA_TYPES, numbered_appointment
 
 NY = ZoneInfo("America/New_York")
 
@@ -67,16 +67,11 @@ def fill_calendar(service, practitioner):
 
     def fill(first, count):
         Appointment.objects.bulk_create(
-            Appointment(
+            numbered_appointment(
+                i,
                 service=service,
                 practitioner=practitioner,
                 start=first + timedelta(days=i // 6, minutes=75 * (i % 6)),
-                end=first + timedelta(days=i // 6, minutes=75 * (i % 6) + 75),
-                status="confirmed",
-                first_name="Ada",
-                last_name=f"Patient {i}",
-                email=f"patient{i}@example.com",
-                phone="+12125550123",
             )
             for i in range(count)
         )
