@@ -8,6 +8,10 @@ import ctypes
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
+from clinic.logs import WithoutPatientLinks, without_patient_links
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"
@@ -19,9 +23,27 @@ max_requests_jitter = 200
 # The proxy on the same host is trusted to set X-Forwarded-Proto / -For.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
-# Paths only, never query strings: a patient's link must not reach a log file.
+# Paths only, never query strings; and a patient's link without its token (logger_class).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+
+
+class LoggerWithoutPatientLinks(Logger):
+    """gunicorn's logs, with the token of a patient's link replaced (clinic/logs.py)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        self.error_log.addFilter(WithoutPatientLinks())
+
+    def atoms(self, resp, req, environ, request_time):
+        # Every value a format could name: the path, the request line, the referer...
+        return {
+            name: without_patient_links(value) if isinstance(value, str) else value
+            for name, value in super().atoms(resp, req, environ, request_time).items()
+        }
+
+
+logger_class = LoggerWithoutPatientLinks
 preload_app = True
 
 

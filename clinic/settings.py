@@ -285,8 +285,16 @@ LOGGING = {
             "()": "django.utils.log.CallbackFilter",
             "callback": without_template_context,
         },
+        # A patient's link is the key to their request (clinic/logs.py).
+        "without_patient_links": {"()": "clinic.logs.WithoutPatientLinks"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["without_patient_links"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},

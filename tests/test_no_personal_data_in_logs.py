@@ -1,9 +1,16 @@
 """No patient's name, email, phone or message, and no password, ever reaches a log."""
 
+import http.client
+import io
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from django.test import Client
@@ -11,6 +18,8 @@ from django.test import Client
 from booking.forms import issue_form_token
 from booking.models import Appointment, OutgoingEmail
 from tests.booking.conftest import local, next_weekday
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Distinctive, so that any appearance in a log is a leak and not a coincidence.
 PATIENT = {
@@ -154,3 +163,104 @@ def test_a_full_booking_flow_logs_no_personal_data(
     for secret in SECRETS:
         leaks = [line[:300] for line in text.splitlines() if secret.lower() in line.lower()]
         assert not leaks, f"{secret!r} appears in the logs"
+
+
+# A patient's link (/book/request/<token>/) is the key to their request: whoever has it sees
+# the request and can cancel it. Logs are read by more people, and kept longer, than that.
+
+
+@pytest.fixture
+def console_log():
+    """What the site's own log handler writes (settings.LOGGING's console), as text."""
+    handler = next(
+        handler
+        for handler in logging.getLogger("django").handlers
+        if handler.get_name() == "console"
+    )
+    written = io.StringIO()
+    previous = handler.setStream(written)
+    yield written
+    handler.setStream(previous)
+
+
+def test_a_patients_link_never_reaches_the_log(console_log, make_appointment):
+    appointment = make_appointment(local(next_weekday(0), 10), first_name="Quillon")
+    page, token = appointment.get_absolute_url(), appointment.token
+    patient = Client(enforce_csrf_checks=True, raise_request_exception=False)
+
+    # A server error on the patient's page: logged, with its traceback.
+    with patch("booking.views.render", side_effect=RuntimeError(f"broken at {page}")):
+        assert patient.get(page).status_code == 500
+    # A cancel sent without its CSRF token (an old tab, a blocked cookie): refused, logged.
+    assert patient.post(page + "cancel/", {"confirm": "yes"}).status_code == 403
+    # The link of a request purged since: not found, logged.
+    appointment.delete()
+    assert patient.get(page).status_code == 404
+
+    text = console_log.getvalue()
+    # Each was logged, with the path's shape left for whoever reads it.
+    assert "Forbidden (" in text and "/book/request/[token]/cancel/" in text
+    assert "Not Found: /book/request/[token]/" in text
+    assert "Internal Server Error: /book/request/[token]/" in text
+    assert "RuntimeError: broken at /book/request/[token]/" in text
+    assert token not in text
+    assert token.rpartition(":")[2] not in text  # not even its signature
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_gunicorns_access_log_leaves_a_patients_link_out(tmp_path):
+    """The site as deployed (gunicorn.conf.py) logs each request's path, but never a token."""
+    token = Appointment(pk=4, reference="QK7M2XPD").token  # a request since purged
+    port = free_port()
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    manage = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(manage, cwd=ROOT, env=env, check=True, capture_output=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "clinic.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    page = f"/book/request/{token}/"
+
+    def status(method, path):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request(method, path, body=b"confirm=yes" if method == "POST" else None)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert status("GET", page) == 404
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.2)
+        assert status("POST", page + "cancel/") == 403  # no CSRF token
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert '"GET /book/request/[token]/" 404' in output  # the access log
+    assert '"POST /book/request/[token]/cancel/" 403' in output
+    assert "Not Found: /book/request/[token]/" in output  # Django's own log
+    assert token not in output
+    assert token.rpartition(":")[2] not in output
