@@ -991,19 +991,17 @@ class OutgoingEmailAdmin(ModelAdmin):
     def calendar_file(self, email):
         return email.ics or "None"
 
-    @staticmethod
-    def can_resend(email):
-        # One being sent right now would go twice; an interrupted one may be resent.
-        return email.status != OutgoingEmail.Status.SENDING or emails.is_stuck(email)
-
     def resend(self, request, queryset):
         """Send each again now, and report what went out and what stays queued."""
-        resent, skipped = [], 0
-        for email in queryset.order_by("created_at", "pk"):
-            if self.can_resend(email):
+        resent, busy, outdated = [], 0, 0
+        for email in queryset.select_related("appointment").order_by("created_at", "pk"):
+            refusal = emails.resend_refusal(email)
+            if not refusal:
                 resent.append(emails.resend(email).pk)
+            elif email.status == OutgoingEmail.Status.SENDING:
+                busy += 1
             else:
-                skipped += 1
+                outdated += 1
         emails.send_queued(resent)
         sent = OutgoingEmail.objects.filter(pk__in=resent, status=OutgoingEmail.Status.SENT)
         sent = sent.count()
@@ -1019,10 +1017,18 @@ class OutgoingEmailAdmin(ModelAdmin):
                 "they stay in the queue and are retried automatically.",
                 messages.WARNING,
             )
-        if skipped:
+        if busy:
             self.message_user(
                 request,
-                f"{skipped} email{'s' if skipped != 1 else ''} skipped: being sent right now.",
+                f"{busy} email{'s' if busy != 1 else ''} skipped: being sent right now.",
+                messages.WARNING,
+            )
+        if outdated:
+            self.message_user(
+                request,
+                f"{outdated} email{'s' if outdated != 1 else ''} skipped: "
+                f"{'it no longer holds' if outdated == 1 else 'they no longer hold'} "
+                "(the appointment has changed since).",
                 messages.WARNING,
             )
 
@@ -1040,10 +1046,11 @@ class OutgoingEmailAdmin(ModelAdmin):
             self.resend(request, OutgoingEmail.objects.filter(pk=email.pk))
             return redirect(request.get_full_path())
         email = self.get_object(request, unquote(object_id)) if object_id else None
+        may_resend = bool(email and self.has_resend_permission(request))
+        refusal = emails.resend_refusal(email) if may_resend else ""
         extra_context = {
-            "can_resend": bool(
-                email and self.has_resend_permission(request) and self.can_resend(email)
-            ),
+            "can_resend": may_resend and not refusal,
+            "resend_refusal": refusal,
             "resend_label": {
                 OutgoingEmail.Status.PENDING: "Send it now",
                 OutgoingEmail.Status.SENT: "Send this email again",

@@ -399,9 +399,9 @@ def _claim_row(email, *, now=None):
 
 def _deliver(email, connection, max_attempts):
     """Send one claimed row and record the outcome: (outcome, server unreachable)."""
-    outdated = _outdated_reason(email)
+    outdated = outdated_reason(email)
     if outdated:
-        _update(email, status=OutgoingEmail.Status.FAILED, last_error=outdated)
+        _update(email, status=OutgoingEmail.Status.FAILED, last_error=f"Not sent: {outdated}")
         return "failed", False
     try:
         # Opened here, it stays open for the next rows of this send (send_messages would
@@ -419,10 +419,37 @@ def _deliver(email, connection, max_attempts):
     return "sent", False
 
 
-def _outdated_reason(email):
+# What a message says about its appointment holds while the appointment is in one of these
+# statuses; sent later (a retry, staff sending it again) it would tell something untrue.
+HOLDS_WHILE = {
+    Kind.REQUEST_RECEIVED: {Status.REQUESTED},
+    Kind.STAFF_NEW_REQUEST: {Status.REQUESTED},
+    Kind.CONFIRMED: {Status.CONFIRMED},
+    Kind.REMINDER: {Status.CONFIRMED},
+    Kind.RESCHEDULED: {Status.REQUESTED, Status.CONFIRMED},
+    Kind.DECLINED: {Status.DECLINED},
+    Kind.CANCELLED: {Status.CANCELLED},
+    Kind.STAFF_CANCELLED: {Status.CANCELLED},
+}
+STATUS_NOW = {
+    Status.REQUESTED: "is still a request",
+    Status.CONFIRMED: "is confirmed now",
+    Status.DECLINED: "was declined",
+    Status.CANCELLED: "is cancelled now",
+    Status.COMPLETED: "has taken place",
+    Status.NO_SHOW: "was missed (no-show)",
+}
+
+
+def outdated_reason(email):
+    """Why this message no longer holds for its appointment, or "" while it does."""
     appointment = email.appointment
-    if email.kind == Kind.REMINDER and appointment and appointment.start <= timezone.now():
-        return "Not sent: the appointment had already started."
+    if appointment is None:
+        return ""
+    if appointment.status not in HOLDS_WHILE[email.kind]:
+        return f"the appointment {STATUS_NOW[appointment.status]}."
+    if email.kind == Kind.REMINDER and appointment.start <= timezone.now():
+        return "the appointment had already started."
     return ""
 
 
@@ -519,6 +546,23 @@ def is_stuck(email):
         and email.claimed_at is not None
         and email.claimed_at < timezone.now() - STUCK_AFTER
     )
+
+
+def resend_refusal(email):
+    """Why staff may not send this message again, or "" when they may."""
+    if email.status == OutgoingEmail.Status.SENDING and not is_stuck(email):
+        return "it is being sent right now."  # it would go twice
+    outdated = outdated_reason(email)
+    if outdated:
+        return outdated
+    if (
+        email.appointment_id
+        and email.appointment.changes.filter(
+            is_reschedule=True, changed_at__gt=email.created_at
+        ).exists()
+    ):
+        return "the appointment was moved after it was written."
+    return ""
 
 
 def resend(email):

@@ -156,3 +156,66 @@ def test_the_outbox_list_searches_by_reference(smtp, book, front_desk_client):
     assert second.reference in listing
     assert first.reference not in listing
     assert "grace@example.com" in listing
+
+
+def resend_action(client, *emails):
+    return client.post(
+        reverse(OUTBOX),
+        {
+            "action": "resend_selected",
+            "index": "0",
+            "_selected_action": [str(email.pk) for email in emails],
+        },
+    )
+
+
+def test_an_email_that_no_longer_holds_is_not_sent_again(
+    smtp, confirmed, after_commit, staff, front_desk_client
+):
+    """A confirmation resent after the cancellation would tell the patient to come."""
+    appointment = confirmed()
+    after_commit(appointment.cancel, by=staff)
+    confirmation = OutgoingEmail.objects.get(kind="confirmed")
+    cancellation = OutgoingEmail.objects.get(kind="cancelled")
+    sent_before = len(smtp.messages)
+
+    page = front_desk_client.get(email_page(confirmation)).content.decode()
+    assert "Send this email again" not in page
+    assert "Not to be sent again: the appointment is cancelled now." in page
+    # Sent anyway (an old tab), and through the list with one that still holds.
+    response = front_desk_client.post(email_page(confirmation), {"_resend": "1"})
+    assert messages_after(response) == [
+        "1 email skipped: it no longer holds (the appointment has changed since)."
+    ]
+    front_desk_client.get(response.url)  # the page that shows that message
+    response = resend_action(front_desk_client, confirmation, cancellation)
+    assert messages_after(response) == [
+        "1 email sent again.",
+        "1 email skipped: it no longer holds (the appointment has changed since).",
+    ]
+    assert [m["Subject"].split(" · ")[0] for m in smtp.messages[sent_before:]] == [
+        f"Your appointment is cancelled ({appointment.reference})"
+    ]
+
+
+def test_an_email_written_before_a_move_is_not_sent_again(
+    smtp, confirmed, after_commit, staff, front_desk_client
+):
+    appointment = confirmed(next_monday_at(10))
+    after_commit(appointment.reschedule, next_monday_at(14), by=staff)
+    confirmation = OutgoingEmail.objects.get(kind="confirmed")
+    move = OutgoingEmail.objects.get(kind="rescheduled")
+
+    page = front_desk_client.get(email_page(confirmation)).content.decode()
+    assert "Send this email again" not in page
+    assert "Not to be sent again: the appointment was moved after it was written." in page
+    assert "Send this email again" in front_desk_client.get(email_page(move)).content.decode()
+    sent_before = len(smtp.messages)
+    response = resend_action(front_desk_client, confirmation, move)
+    assert messages_after(response) == [
+        "1 email sent again.",
+        "1 email skipped: it no longer holds (the appointment has changed since).",
+    ]
+    assert [m["Subject"].split(" · ")[0] for m in smtp.messages[sent_before:]] == [
+        f"Your appointment has a new time ({appointment.reference})"
+    ]

@@ -239,3 +239,27 @@ def test_send_pending_emails_sends_everything_due_through_one_connection(smtp_do
     assert "Sent 4, will retry 0, gave up on 0." in out
     assert len(smtp_down.messages) == 4
     assert smtp_down.connections == 1
+
+
+def test_a_message_the_appointment_has_outgrown_is_not_sent_late(smtp_down, book, staff):
+    """The mail server was down while staff confirmed and the patient then cancelled: once
+    it is back, the patient hears that the appointment is cancelled, not that it stands."""
+    appointment = book(next_monday_at(10))
+    appointment.confirm(by=staff)
+    appointment.cancel(by=staff)
+    smtp_down.start()
+    time_passes(timedelta(days=1))
+    out, _ = run_command("send_pending_emails")
+    assert "Sent 1, will retry 0, gave up on 3." in out
+    assert [m["Subject"].split(" · ")[0] for m in smtp_down.messages] == [
+        f"Your appointment is cancelled ({appointment.reference})"
+    ]
+    outgrown = OutgoingEmail.objects.exclude(kind="cancelled")
+    assert {email.kind for email in outgrown} == {
+        "request_received",
+        "staff_new_request",
+        "confirmed",
+    }
+    assert {(email.status, email.last_error) for email in outgrown} == {
+        ("failed", "Not sent: the appointment is cancelled now.")
+    }
