@@ -804,8 +804,8 @@ def appointments_csv_response(queryset):
 
 @admin.register(Service)
 class ServiceAdmin(ModelAdmin):
-    list_display = ["name", "duration_minutes", "price", "is_active", "position"]
-    list_filter = ["is_active"]
+    list_display = ["name", "duration_minutes", "price", "by_phone", "is_active", "position"]
+    list_filter = ["is_active", "by_phone"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 

@@ -46,14 +46,19 @@ def appointment_ics(appointment, *, cancelled=False):
     event.add("dtend", appointment.end.astimezone(UTC))
     event.add("sequence", appointment.sequence + 1 if cancelled else appointment.sequence)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("summary", f"{appointment.service.name} at {clinic.name}")
-    address = ", ".join(clinic.address_lines)
-    if address:
-        event.add("location", address)
-    description = [
-        f"With {appointment.practitioner.name}",
-        f"Reference: {appointment.reference}",
-    ]
+    service, practitioner = appointment.service, appointment.practitioner
+    if service.by_phone:
+        # No location: nobody comes in for it.
+        event.add("summary", f"Phone call: {service.name}, {clinic.name}")
+        # Calendars get shared: the phone number stays out, even its last digits.
+        description = [f"{practitioner.name} will call you on the number you gave us"]
+    else:
+        event.add("summary", f"{service.name} at {clinic.name}")
+        address = ", ".join(clinic.address_lines)
+        if address:
+            event.add("location", address)
+        description = [f"With {practitioner.name}"]
+    description.append(f"Reference: {appointment.reference}")
     if clinic.phone:
         description.append(f"To change or cancel, call {clinic.phone}")
     event.add("description", "\n".join(description))

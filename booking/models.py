@@ -167,6 +167,13 @@ class Service(models.Model):
     is_active = models.BooleanField(
         "offered online", default=True, help_text="Untick to stop offering it on the request form."
     )
+    by_phone = models.BooleanField(
+        "by phone",
+        default=False,
+        help_text="The practitioner calls the patient on the number they gave; nobody comes "
+        "in. Patients' emails, calendar files and pages then say so instead of giving an "
+        "address.",
+    )
     position = models.PositiveSmallIntegerField(default=0, help_text="Lower numbers come first.")
 
     objects = ServiceQuerySet.as_manager()
@@ -508,6 +515,11 @@ class Appointment(models.Model):
         the request exists (purge_requests deletes old ones).
         """
         return self.token_signer().sign_object({"id": self.pk, "ref": self.reference})
+
+    @property
+    def phone_ending(self):
+        """The last digits of the patient's phone: enough for them to know which it is."""
+        return self.phone[-4:]
 
     @property
     def patient_name(self):

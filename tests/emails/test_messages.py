@@ -271,3 +271,40 @@ def test_an_appointment_staff_book_as_confirmed_sends_the_confirmation_only(
         f"Your appointment is confirmed ({appointment.reference}) · Test Clinic"
     )
     assert calendar_files(message)
+
+
+def test_a_call_by_phone_is_never_described_as_a_visit(
+    smtp, book, after_commit, staff, short_service, client
+):
+    """A patient told "where" and "seeing you" for a phone chat could travel to the clinic."""
+    short_service.by_phone = True
+    short_service.save()
+    appointment = book(next_monday_at(10), service=short_service, phone="+12125550187")
+    after_commit(appointment.confirm, by=staff)
+    moved = after_commit(
+        Appointment.objects.get(pk=appointment.pk).reschedule, next_monday_at(11), by=staff
+    )
+
+    def to_patient(subject):
+        (message,) = [m for m in smtp.messages_to(PATIENT) if subject in m["Subject"]]
+        return message
+
+    for subject in ("We received your request", "is confirmed", "has a new time"):
+        message = to_patient(subject)
+        for body in (text_of(message), html_of(message)):
+            assert "Maya Chen, L.Ac. will call you on your number ending 0187" in body
+            assert "Where" not in body
+            assert "seeing you" not in body and "cannot come" not in body
+    _, event = parsed_event(to_patient("has a new time"))
+    assert str(event["summary"]) == "Phone call: Phone chat, Test Clinic"
+    assert "location" not in event
+    assert "will call you on the number you gave us" in str(event["description"])
+    assert "0187" not in event.to_ical().decode()
+    staff_notice = text_of(smtp.only_message(To=STAFF))
+    assert "How: by phone (call the patient: the number is in the admin)" in staff_notice
+    assert "0187" not in staff_notice
+
+    page = client.get(moved.get_absolute_url()).content.decode()
+    assert "will call you at the time above, on the number you gave us" in page
+    assert "0187" not in page  # the patient's page shows no contact details
+    assert "loose, comfortable clothing" not in page

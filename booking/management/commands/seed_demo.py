@@ -54,6 +54,7 @@ SERVICES = [
         "name": "Free 15-minute phone chat",
         "duration_minutes": 15,
         "price": None,
+        "by_phone": True,
         "position": 3,
         "description": "Not sure acupuncture is for you? Ask us your questions first, at no cost.",
     },
