@@ -1,5 +1,6 @@
 """The consultation request form: what a patient may send, and the words for what is wrong."""
 
+import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -60,6 +61,19 @@ class PlainTextField(forms.CharField):
             lines = value.replace("\t", " ").splitlines()
             return "\n".join(line.translate(INVISIBLE) for line in lines).strip()
         return " ".join(value.split()).translate(INVISIBLE).strip()
+
+
+# A web or email address: a scheme, "www.", an @, a slash or an angle bracket, or a dotted
+# domain ("pills.example"). Initials and abbreviations ("J.R.", "St. John") are names.
+ADDRESS_IN_NAME = re.compile(r"://|www\.|[@/\\<>]|[\w-]{2,}\.[a-z]{2,}\b", re.IGNORECASE)
+
+
+def validate_name(value):
+    """A name opens the email sent to the address typed in: it must never carry a link."""
+    if ADDRESS_IN_NAME.search(value):
+        raise forms.ValidationError(
+            "Enter your name only, without a web or email address.", code="address"
+        )
 
 
 def issue_form_token(issued_at=None):
@@ -158,6 +172,7 @@ class BookingForm(forms.Form):
     first_name = PlainTextField(
         label="First name",
         max_length=100,
+        validators=[validate_name],
         widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
         error_messages={
             "required": "Enter your first name.",
@@ -167,6 +182,7 @@ class BookingForm(forms.Form):
     last_name = PlainTextField(
         label="Last name",
         max_length=100,
+        validators=[validate_name],
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
         error_messages={
             "required": "Enter your last name.",

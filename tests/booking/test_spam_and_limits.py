@@ -192,3 +192,34 @@ def test_booking_logs_no_personal_data(client, request_data, caplog):
     assert Appointment.objects.get().reference in logged
     for private in ("private.person", "Privatesson", "5550123", "mornings", "bot@", "typo@"):
         assert private not in logged
+
+
+# The patient's first name opens the email the site sends to whatever address is typed in:
+# a bot could make it carry a link to anyone. A name never holds an address.
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Win big at http://prizes.example",
+        "www.cheap-pills.example",
+        "cheap-pills.example",
+        "claim at prize@winner.example",
+        "prizes.example/claim",
+        "<a href=x>Ada</a>",
+    ],
+)
+def test_a_name_holding_a_web_or_email_address_is_refused(client, request_data, field, name):
+    response = client.post(BOOK, request_data(**{field: name}))
+    assert response.status_code == 200
+    assert "Enter your name only, without a web or email address." in response.content.decode()
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name"),
+    [("J.R.", "O'Neil-Smith"), ("Ana María", "St. John"), ("Nguyễn Thị", "Lan"), ("Jo", "D.C.")],
+)
+def test_names_with_dots_and_marks_are_booked(client, request_data, first_name, last_name):
+    response = client.post(BOOK, request_data(first_name=first_name, last_name=last_name))
+    assert response.status_code == 302
+    assert Appointment.objects.get().patient_name == f"{first_name} {last_name}"
