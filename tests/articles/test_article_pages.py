@@ -139,6 +139,11 @@ def test_article_page_shows_contents_body_references_and_disclaimer(client, publ
     assert "Medical disclaimer" in html
     assert "not medical advice" in html
     assert "Get urgent medical care, not a booking" in html
+    disclaimer = html[html.index("Get urgent medical care") :]
+    for sign in ("bladder or bowel control", "groin", "legs that are getting weaker"):
+        assert sign in disclaimer
+    for sign in ("after a fall", "fever", "weight loss you cannot explain", "history of cancer"):
+        assert sign in disclaimer
 
 
 def test_call_to_action_books_with_the_articles_concern_and_origin(client, published):

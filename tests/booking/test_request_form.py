@@ -68,12 +68,40 @@ def test_honeypot_is_hidden_from_people_and_labelled(client, book_url, service, 
     assert wrapper and wrapper.group(1) == "Leave empty"
 
 
+# The signs that back pain cannot wait for an acupuncturist (clinical guidelines, as the
+# articles give them).
+RED_FLAGS = [
+    "new loss of bladder or bowel control",
+    "numbness in the groin, buttocks or inner thighs",
+    "weakness in your legs that is getting worse",
+    "a major fall, accident or other injury",
+    "a fever, or weight loss you cannot explain",
+    "a history of cancer",
+]
+
+
 def test_red_flag_notice_comes_just_before_the_concern(client, book_url, service, practitioner):
     html = client.get(book_url).content.decode()
-    notice = html.index("loss of bladder or bowel control")
+    notice = html.index("needs urgent care, not a booking")
     concern = html.index('name="concern"')
     assert html.index("Your back pain") < notice < concern
-    assert "Call 911" in html[notice:concern]
+    for sign in RED_FLAGS:
+        assert sign in html[notice:concern]
+    assert "Call 911 or go to the nearest emergency department" in html[notice:concern]
+
+
+def test_each_treatment_says_what_it_is_on_its_own_card(
+    client, book_url, service, short_service, practitioner
+):
+    service.description = "For new patients: we examine you and give a first treatment."
+    service.save()
+    short_service.description = "Ask us your questions first, at no cost."
+    short_service.save()
+    choices = dict(page(client.get(book_url)).links_of("choice"))
+    first_visit = next(label for label in choices if service.name in label)
+    chat = next(label for label in choices if short_service.name in label)
+    assert service.description in first_visit and short_service.description not in first_visit
+    assert short_service.description in chat and service.description not in chat
 
 
 def test_a_concern_in_the_address_is_pre_selected(client, book_url, service, practitioner):
