@@ -10,6 +10,11 @@ from clinic.sitemaps import StaticViewSitemap
 
 sitemaps = {"static": StaticViewSitemap, "articles": ArticleSitemap, "topics": TopicSitemap}
 
+# The front desk runs its day in the appointment list: it gets the screen's whole width
+# (the sidebar left a 1280-pixel screen's list its columns cut off). The breadcrumbs and
+# the admin's home lead to every other page.
+admin.site.enable_nav_sidebar = False
+
 urlpatterns = [
     # public_page: the same for every anonymous visitor, so served from the cache.
     path("", public_page(views.home), name="home"),

@@ -30,6 +30,15 @@ def test_list_shows_who_what_when_status_and_age(front_desk_client, request_at):
     assert "0\xa0minutes ago" in html
 
 
+def test_the_list_has_the_whole_width_of_the_screen(front_desk_client, request_at):
+    """Django's navigation sidebar took a third of a 1280-pixel screen from the list: its
+    service and practitioner columns were cut off behind a sideways scroll."""
+    request_at(9, 30)
+    html = front_desk_client.get(LIST).text
+    assert 'id="nav-sidebar"' not in html
+    assert 'href="/admin/"' in html  # the way to the other pages: the breadcrumbs
+
+
 def test_new_requests_come_first_then_the_newest(front_desk_client, request_at):
     confirmed_newest = request_at(9)
     request_old = request_at(11)

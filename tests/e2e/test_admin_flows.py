@@ -43,6 +43,9 @@ def test_front_desk_confirms_a_new_request_and_sees_it_on_the_schedule(
     row = page.get_by_role("row").filter(has_text=reference)
     expect(row).to_contain_text("Rosa Parks")
     screenshot(page, "admin-requests")
+    # Every column on a 1280-pixel screen, none behind a sideways scroll.
+    results = page.locator("#changelist .results")
+    assert results.evaluate("list => list.scrollWidth <= list.clientWidth")
     row.get_by_role("checkbox").check()
     page.get_by_role("combobox", name="Action").select_option(label="Confirm selected requests")
     page.get_by_role("button", name="Run").click()
