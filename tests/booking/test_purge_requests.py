@@ -74,6 +74,13 @@ def test_open_requests_and_appointments_are_never_deleted_however_old(booked, ma
     assert set(Appointment.objects.all()) == {old_request, old_confirmed, upcoming}
     assert "Deleted 0 requests" in out
     assert old_confirmed.changes.count() == 2
+    # Kept, but not forgotten: each holds a patient's details until someone closes it.
+    assert (
+        "Kept 2 past requests older than 30 days that are still open (requested or "
+        "confirmed): close each in the admin (Appointments, by date: Past) as completed, "
+        "no-show or declined, and a later run deletes it."
+    ) in out
+    assert "Kept" not in purge("--older-than", "1000")
 
 
 def test_recent_finished_requests_are_kept(booked):

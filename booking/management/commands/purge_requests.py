@@ -59,3 +59,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Would delete {summary} (older than {older_than} days).")
         else:
             self.stdout.write(f"Deleted {summary} (older than {older_than} days).")
+        # Never deleted while open, so never forgotten either: cron mails this line.
+        still_open = Appointment.objects.active().filter(end__lt=before).count()
+        if still_open:
+            self.stdout.write(
+                f"Kept {still_open} past request{'s' if still_open != 1 else ''} older than "
+                f"{older_than} days that {'are' if still_open != 1 else 'is'} still open "
+                "(requested or confirmed): close each in the admin (Appointments, by date: "
+                "Past) as completed, no-show or declined, and a later run deletes it."
+            )
