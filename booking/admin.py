@@ -15,7 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminRadioSelect
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import (
     Http404,
     HttpResponseNotAllowed,
@@ -748,9 +748,15 @@ class AppointmentAdmin(ModelAdmin):
 
 # Export.
 
+
+def local_minute(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 CSV_COLUMNS = [
     ("Reference", lambda a: a.reference),
     ("Status", lambda a: a.get_status_display()),
+    ("Status since", lambda a: local_minute(a.status_since)),
     ("Date", lambda a: timezone.localtime(a.start).date().isoformat()),
     ("Start", lambda a: timezone.localtime(a.start).strftime("%H:%M")),
     ("End", lambda a: timezone.localtime(a.end).strftime("%H:%M")),
@@ -763,7 +769,8 @@ CSV_COLUMNS = [
     ("New patient", lambda a: "yes" if a.is_new_patient else "no"),
     ("Concern", lambda a: a.get_concern_display()),
     ("Channel", lambda a: a.get_channel_display()),
-    ("Requested at", lambda a: timezone.localtime(a.created_at).strftime("%Y-%m-%d %H:%M")),
+    ("Requested at", lambda a: local_minute(a.created_at)),
+    ("From article", lambda a: a.source_article.title if a.source_article else ""),
 ]
 # A cell beginning with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -783,7 +790,19 @@ class _Echo:
 def appointments_csv_response(queryset):
     """Stream the appointments as CSV, a row at a time, whatever their number."""
     writer = csv.writer(_Echo())
-    appointments = queryset.select_related("service", "practitioner").iterator(chunk_size=2000)
+    # When each got its present status (a cancellation's date, for a month's report).
+    status_since = (
+        StatusChange.objects.filter(
+            appointment=OuterRef("pk"), to_status=OuterRef("status"), is_reschedule=False
+        )
+        .order_by("-changed_at")
+        .values("changed_at")[:1]
+    )
+    appointments = (
+        queryset.select_related("service", "practitioner", "source_article")
+        .annotate(status_since=Subquery(status_since))
+        .iterator(chunk_size=2000)
+    )
 
     def rows():
         # A byte-order mark, so that spreadsheet programs read accented names right.

@@ -2,9 +2,13 @@
 
 import csv
 import io
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+
+from articles.models import Article
 
 from booking.admin import spreadsheet_safe
 
@@ -29,6 +33,39 @@ def test_export_has_one_row_per_appointment_in_clinic_time(front_desk_client, re
     assert (row["First name"], row["Last name"]) == ("José", "Núñez")
     assert row["Practitioner"] == "Maya Chen, L.Ac."
     assert row["Concern"] == "Sciatica"
+
+
+def test_export_has_cancelled_and_declined_visits_with_when_and_from_where(
+    front_desk_client, request_at, monday
+):
+    """For a month's report: what was cancelled or declined and when, and what brought
+    each patient (the article they booked from)."""
+    article = Article.objects.create(
+        title="Sciatica: what acupuncture can and cannot do",
+        slug="sciatica",
+        summary="What helps.",
+        body="Text.",
+        author_name="Dana Example",
+        reviewer_name="Sam Example",
+        reviewed_on=date(2026, 1, 5),
+        status=Article.Status.PUBLISHED,
+        publish_at=timezone.now() - timedelta(days=1),
+    )
+    cancelled = request_at(9, source_article=article)
+    cancelled.cancel(note="Patient called")
+    declined = request_at(11)
+    declined.decline()
+    kept = request_at(14)
+    rows = {row["Reference"]: row for row in rows_of(front_desk_client.get(EXPORT))}
+    assert set(rows) == {cancelled.reference, declined.reference, kept.reference}
+    assert rows[cancelled.reference]["Status"] == "Cancelled"
+    assert rows[declined.reference]["Status"] == "Declined"
+    today = timezone.localdate().isoformat()
+    assert rows[cancelled.reference]["Status since"].startswith(today)
+    assert rows[cancelled.reference]["From article"] == article.title
+    assert rows[declined.reference]["From article"] == ""
+    only_cancelled = rows_of(front_desk_client.get(EXPORT, {"status__exact": "cancelled"}))
+    assert [row["Reference"] for row in only_cancelled] == [cancelled.reference]
 
 
 def test_export_keeps_the_lists_filters_and_search(front_desk_client, request_at):
