@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
-
 from booking.admin import spreadsheet_safe
 
 EXPORT = reverse("admin:booking_appointment_export")
