@@ -300,7 +300,7 @@ class AppointmentAdmin(ModelAdmin):
         "cancel",
         "export_selected",
     ]
-    readonly_fields = ["reference", "channel", "received", "created_by", "ends"]
+    readonly_fields = ["reference", "channel", "received", "created_by", "ends", "from_article"]
 
     # Who sees what.
 
@@ -360,6 +360,12 @@ class AppointmentAdmin(ModelAdmin):
     @admin.display(description="end")
     def ends(self, appointment):
         return when(appointment.end)
+
+    @admin.display(description="Booked from the article")
+    def from_article(self, appointment):
+        # What the patient was reading: their page, for staff to read too.
+        article = appointment.source_article
+        return format_html('<a href="{}">{}</a>', article.get_absolute_url(), article.title)
 
     @admin.display(description="requested", ordering="created_at")
     def requested(self, appointment):
@@ -436,7 +442,7 @@ class AppointmentAdmin(ModelAdmin):
                     "fields": [
                         *PATIENT_FIELDSETS,
                         ("consent_at", "consent_version"),
-                        "source_article",
+                        *(["from_article"] if obj.source_article_id else []),
                     ]
                 },
             ),
@@ -447,7 +453,6 @@ class AppointmentAdmin(ModelAdmin):
         if obj is None:
             return []
         readonly = [*self.readonly_fields, "service", "consent_at", "consent_version"]
-        readonly.append("source_article")
         # Shown as entered: the patient's own words are never edited by staff.
         if obj.channel == Appointment.Channel.ONLINE:
             readonly += PATIENT_FIELDS

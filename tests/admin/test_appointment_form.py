@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from articles.models import Article
 from booking.models import Appointment
 
 ADD = reverse("admin:booking_appointment_add")
@@ -237,3 +238,24 @@ def test_details_staff_entered_themselves_can_be_corrected(
     front_desk_client.post(change_url(appointment), data)
     appointment.refresh_from_db()
     assert appointment.phone == "+12125550198"
+
+
+def test_the_request_page_tells_staff_which_article_the_patient_came_from(
+    front_desk_client, request_at
+):
+    article = Article.objects.create(
+        title="Sciatica: what acupuncture can and cannot do",
+        slug="sciatica",
+        summary="What helps.",
+        body="Text.",
+        author_name="Dana Example",
+        reviewer_name="Sam Example",
+        reviewed_on=date(2026, 1, 5),
+        status=Article.Status.PUBLISHED,
+        publish_at=timezone.now() - timedelta(days=1),
+    )
+    from_article = request_at(10, source_article=article)
+    html = front_desk_client.get(change_url(from_article)).text
+    label = html.index("Booked from the article")
+    assert article.title in html[label : label + 600]
+    assert "Booked from the article" not in front_desk_client.get(change_url(request_at(14))).text
