@@ -63,9 +63,10 @@ class PlainTextField(forms.CharField):
         return " ".join(value.split()).translate(INVISIBLE).strip()
 
 
-# A web or email address: a scheme, "www.", an @, a slash or an angle bracket, or a dotted
-# domain ("pills.example"). Initials and abbreviations ("J.R.", "St. John") are names.
-ADDRESS_IN_NAME = re.compile(r"://|www\.|[@/\\<>]|[\w-]{2,}\.[a-z]{2,}\b", re.IGNORECASE)
+# A web or email address: a scheme, "www.", an @, or a dotted domain ("pills.example").
+# Initials and abbreviations ("J.R.", "St. John") are names. (Markup is only text: every
+# page and email escapes it.)
+ADDRESS_IN_NAME = re.compile(r"://|www\.|@|[\w-]{2,}\.[a-z]{2,}\b", re.IGNORECASE)
 
 
 def validate_name(value):

@@ -210,8 +210,9 @@ def test_names_in_every_script_are_accepted_and_stored_intact(booked, client, fi
 @pytest.mark.parametrize("field", ["first_name", "last_name"])
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r", "\u2028", "\x85"])
 def test_line_breaks_in_a_name_become_one_space(booked, field, newline):
-    appointment = booked(**{field: f"Ada{newline}Bcc: evil@example.com"})
-    assert getattr(appointment, field) == "Ada Bcc: evil@example.com"
+    # A name with an address in it is refused outright (test_spam_and_limits.py).
+    appointment = booked(**{field: f"Ada{newline}Bcc: Eve"})
+    assert getattr(appointment, field) == "Ada Bcc: Eve"
 
 
 def test_line_breaks_in_the_message_are_kept_as_plain_newlines(booked):

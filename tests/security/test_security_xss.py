@@ -125,10 +125,12 @@ def exported(front_desk_client):
 @pytest.mark.parametrize(
     "formula",
     [
-        '=HYPERLINK("http://evil.example","Click")',
+        # What a name may hold: one with an @ or a web address is refused at once
+        # (test_spam_and_limits.py).
+        '=HYPERLINK("#evil","Click")',
         "+1+cmd|' /C calc'!A0",
         "-2+3+cmd|' /C calc'!A0",
-        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "=SUM(1+1)*cmd|' /C calc'!A0",
         "=1+1\t",
     ],
 )
