@@ -662,6 +662,17 @@ class Appointment(models.Model):
     def mark_no_show(self, *, by=None, note=""):
         return self.change_status(self.Status.NO_SHOW, by=by, note=note)
 
+    def message_to_patient(self):
+        """What staff wrote to the patient when they declined or cancelled it, or ""."""
+        if self.status not in (self.Status.DECLINED, self.Status.CANCELLED):
+            return ""
+        change = (
+            self.changes.filter(to_status=self.status, changed_by__isnull=False)
+            .order_by("-changed_at")
+            .first()
+        )
+        return change.note.strip() if change else ""
+
     def patient_can_cancel(self, now=None):
         """Patients may cancel online until the clinic's cancellation notice."""
         now = now or timezone.now()

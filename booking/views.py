@@ -8,6 +8,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -425,7 +426,11 @@ def request_detail(request, token):
     return render(
         request,
         "booking/request_detail.html",
-        {"appointment": appointment, "can_cancel": appointment.patient_can_cancel()},
+        {
+            "appointment": appointment,
+            "can_cancel": appointment.patient_can_cancel(),
+            "message_to_patient": appointment.message_to_patient(),
+        },
     )
 
 
@@ -437,8 +442,10 @@ def request_cancel(request, token):
     can_cancel = appointment.patient_can_cancel()
     if request.method == "POST" and request.POST.get("confirm") == "yes" and can_cancel:
         # Already cancelled or declined meanwhile? The page then shows which.
+        what = "appointment" if appointment.status == Appointment.Status.CONFIRMED else "request"
         with contextlib.suppress(TransitionNotAllowed):
             appointment.cancel(note="Cancelled by the patient through their link.")
+            messages.success(request, f"Your {what} is cancelled. We are emailing you to confirm it.")
         return redirect(appointment)
     return render(
         request,

@@ -95,8 +95,12 @@ def test_confirming_cancels_and_frees_the_time_at_once(client, booked, service, 
     )
     assert check_slot(service, local(monday, 10), practitioner=booked.practitioner)
     html = client.get(booked.get_absolute_url()).content.decode()
+    assert "Your request is cancelled. We are emailing you to confirm it." in html  # once
     assert "This request was cancelled, and the time is free again." in html
+    assert "What happens next" not in html
     assert "Cancel this appointment" not in html
+    again = client.get(booked.get_absolute_url()).content.decode()
+    assert "We are emailing you to confirm it." not in again
 
 
 def test_cancelling_twice_is_harmless(client, booked):
@@ -140,3 +144,18 @@ def test_inside_the_cancellation_notice_the_patient_is_asked_to_call(
 def test_request_page_follows_the_status(client, booked, change, text):
     getattr(booked, change)()
     assert text in client.get(booked.get_absolute_url()).content.decode()
+
+
+def test_a_declined_request_shows_the_clinics_message_and_offers_the_same_choice(
+    client, booked, admin_user
+):
+    booked.decline(by=admin_user, note="Maya is away that week; Samuel could see you at 11.")
+    html = client.get(booked.get_absolute_url()).content.decode()
+    assert "Maya is away that week; Samuel could see you at 11." in html
+    another_time = f"/book/?service={booked.service.slug}&amp;practitioner="
+    assert another_time + booked.practitioner.slug in html
+
+
+def test_a_confirmation_note_stays_with_staff(client, booked, admin_user):
+    booked.confirm(by=admin_user, note="Internal: asked for Maya")
+    assert "Internal" not in client.get(booked.get_absolute_url()).content.decode()

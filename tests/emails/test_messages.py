@@ -184,7 +184,13 @@ def test_a_patient_who_cancels_is_told_and_so_are_staff(smtp, book, after_commit
     patient = smtp.only_message(
         Subject=f"Your appointment is cancelled ({appointment.reference}) · Test Clinic"
     )
-    assert "As you asked, we have cancelled your appointment" in text_of(patient)
+    when = next_monday_at(10).strftime("%A, %B %-d, %Y")
+    for body in (text_of(patient), html_of(patient)):
+        # The appointment's time, not the day it was cancelled.
+        assert (
+            f"As you asked, we have cancelled your appointment {appointment.reference} "
+            f"for {when} at 10:00 AM" in body
+        )
     calendar, event = parsed_event(patient)
     assert str(calendar["method"]) == "CANCEL"
     assert str(event["status"]) == "CANCELLED"
