@@ -19,6 +19,10 @@ def test_home_page_on_a_phone(phone_page, live_server, demo):
     screenshot(page, "home")
     assert page.get_by_role("heading", level=1).inner_text() == "Acupuncture for back pain"
     assert page.get_by_role("link", name="Book a consultation").first.is_visible()
+    # A patient in pain may rather call: the number is one tap away, menu closed.
+    call = page.get_by_role("link", name="Call (212) 555-0142").first
+    assert call.is_visible()
+    assert call.get_attribute("href") == "tel:(212)555-0142"
     assert page.watch.problems == []
     assert scroll_width_at(page, 320) <= 320
     assert axe_violations(page) == []
