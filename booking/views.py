@@ -445,7 +445,9 @@ def request_cancel(request, token):
         what = "appointment" if appointment.status == Appointment.Status.CONFIRMED else "request"
         with contextlib.suppress(TransitionNotAllowed):
             appointment.cancel(note="Cancelled by the patient through their link.")
-            messages.success(request, f"Your {what} is cancelled. We are emailing you to confirm it.")
+            messages.success(
+                request, f"Your {what} is cancelled. We are emailing you to confirm it."
+            )
         return redirect(appointment)
     return render(
         request,
