@@ -250,3 +250,42 @@ def test_postgresql_connections_are_kept_and_checked_before_reuse():
         code, DATABASE_URL="postgres://clinic@db.internal:5432/clinicdb", **PRODUCTION_ENV
     )
     assert result.stdout.split() == ["600", "True"], result.stderr
+
+
+TWO_BOOKINGS = """
+import threading, time, django
+django.setup()
+from django.db import connection, transaction
+
+steps, first_began = [], threading.Event()
+
+def first():
+    with transaction.atomic():  # a booking: check the time is free, then take it
+        steps.append("first began")
+        first_began.set()
+        time.sleep(0.5)
+        steps.append("first ends")
+    connection.close()
+
+def second():
+    first_began.wait(10)
+    with transaction.atomic():
+        steps.append("second began")
+    connection.close()
+
+threads = [threading.Thread(target=first), threading.Thread(target=second)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+print(", ".join(steps))
+"""
+
+
+def test_on_sqlite_a_transaction_holds_the_write_lock_from_its_start(tmp_path):
+    """Two bookings for one time on SQLite: the second cannot even begin until the first
+    ends, so it never reads the time as free while the first is taking it (on PostgreSQL
+    the booking locks the practitioner's row: tests/booking/test_concurrency.py)."""
+    result = run_python(
+        TWO_BOOKINGS, DATABASE_URL=f"sqlite:///{tmp_path / 'site.sqlite3'}", **PRODUCTION_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "first began, first ends, second began"
