@@ -106,12 +106,18 @@ def quick_hands(monkeypatch):
 
 @pytest.fixture(scope="session")
 def browser():
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # While Playwright's event loop runs in this thread, Django keeps this thread's
+        # database connections apart from the ones it had before (asgiref's Local, per
+        # context when a loop is running): close those now, or the last one outlives the
+        # loop and keeps PostgreSQL from dropping the test database at the end.
+        connections.close_all()
 
 
 class PageWatch:
