@@ -112,11 +112,12 @@ class TimeChooser:
         ]
 
     def practitioner_links(self):
-        links = [{"name": "Any practitioner", "url": self.url(practitioner="")}]
+        links = [{"name": "Any practitioner", "slug": "", "url": self.url(practitioner="")}]
         links[0]["current"] = self.practitioner is None
         links += [
             {
                 "name": p.name,
+                "slug": p.slug,
                 "url": self.url(practitioner=p.slug),
                 "current": p == self.practitioner,
             }
@@ -158,6 +159,13 @@ class TimeChooser:
             "days": self.day_links(),
             "earlier_url": self.earlier_url,
             "later_url": self.later_url,
+            # Where each treatment and practitioner choice leads now, for the page's links.
+            "service_label": self.service.name if self.service else "",
+            "practitioner_label": self.practitioner.name if self.practitioner else "",
+            "choices": {
+                "service": {link["service"].slug: link["url"] for link in self.service_links()},
+                "practitioner": {link["slug"]: link["url"] for link in self.practitioner_links()},
+            },
             "times": [
                 {"value": slot.value, "label": slot_label(slot, with_day=False)}
                 for slot in self.times

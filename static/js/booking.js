@@ -1,5 +1,6 @@
-/* The consultation request form: picking a day shows its open times without reloading.
-   Without this script every day is a link to the same page, which shows that day's times. */
+/* The consultation request form: picking a treatment, a practitioner or a day shows the
+   open times without reloading, so what the patient has typed stays where it is. Without
+   this script every choice is a link to the same page, which shows that choice's times. */
 (function () {
   "use strict";
 
@@ -12,6 +13,7 @@
   var timesUrl = chooser.getAttribute("data-times-url");
   var dayList = chooser.querySelector(".day-list");
   var status = document.getElementById("times-status");
+  var choiceLinks = document.querySelectorAll("a.choice[data-choice]");
   var pending = null;
 
   function element(tag, className, text) {
@@ -85,7 +87,36 @@
     timeList.appendChild(group);
   }
 
-  function show(pageUrl) {
+  function renderChoices(data) {
+    choiceLinks.forEach(function (link) {
+      var kind = link.getAttribute("data-choice");
+      var value = link.getAttribute("data-value");
+      var current = data[kind] === value;
+      link.href = data.choices[kind][value] || link.href;
+      link.classList.toggle("is-current", current);
+      if (current) {
+        link.setAttribute("aria-current", "true");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    });
+    form.elements.service.value = data.service;
+    form.elements.practitioner.value = data.practitioner;
+  }
+
+  function summary(data) {
+    var count =
+      data.times.length === 1
+        ? "1 open time on " + data.day_label + "."
+        : data.times.length + " open times on " + data.day_label + ".";
+    var choice = data.service_label;
+    if (data.practitioner_label) {
+      choice += " with " + data.practitioner_label;
+    }
+    return choice + ": " + count;
+  }
+
+  function show(pageUrl, focusDay) {
     var query = new URL(pageUrl, window.location.href).search;
     if (pending) {
       pending.abort();
@@ -103,18 +134,20 @@
         return response.json();
       })
       .then(function (data) {
+        if (data.days.length === 0) {
+          window.location.href = pageUrl; // The page says what to do when nothing is open.
+          return;
+        }
         renderDays(data);
         renderTimes(data);
+        renderChoices(data);
         form.elements.day.value = data.day;
         window.history.replaceState(null, "", pageUrl);
         var current = dayList.querySelector('[aria-current="date"]');
-        if (current) {
+        if (current && focusDay) {
           current.focus();
         }
-        status.textContent =
-          data.times.length === 1
-            ? "1 open time on " + data.day_label + "."
-            : data.times.length + " open times on " + data.day_label + ".";
+        status.textContent = summary(data);
       })
       .catch(function (error) {
         if (error.name !== "AbortError") {
@@ -123,12 +156,32 @@
       });
   }
 
-  chooser.addEventListener("click", function (event) {
-    var link = event.target.closest("a.day, a.day-page");
+  function followed(event, selector) {
+    var link = event.target.closest(selector);
     if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) {
-      return;
+      return null;
     }
-    event.preventDefault();
-    show(link.href);
+    return link;
+  }
+
+  chooser.addEventListener("click", function (event) {
+    var link = followed(event, "a.day, a.day-page");
+    if (link) {
+      event.preventDefault();
+      show(link.href, true);
+    }
   });
+
+  // Only when the page has open times: otherwise it shows what to do, and a choice
+  // loads the page that says it for the new one.
+  if (!dayList.hidden) {
+    choiceLinks.forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        if (followed(event, "a.choice")) {
+          event.preventDefault();
+          show(link.href, false);
+        }
+      });
+    });
+  }
 })();

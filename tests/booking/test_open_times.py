@@ -19,6 +19,25 @@ def test_open_times_of_a_day(client, service, practitioner, monday):
     assert "no-store" in response["Cache-Control"]
 
 
+def test_open_times_say_where_each_other_choice_leads(
+    client, service, short_service, practitioner, monday
+):
+    """The script moves the treatment and practitioner links along with the times."""
+    query = {"service": service.slug, "practitioner": practitioner.slug, "day": monday}
+    data = client.get(TIMES, {**query, "concern": "sciatica"}).json()
+    assert (data["service_label"], data["practitioner_label"]) == (
+        service.name,
+        practitioner.name,
+    )
+    chat = data["choices"]["service"][short_service.slug]
+    assert chat == (
+        f"/book/?service={short_service.slug}&practitioner={practitioner.slug}"
+        f"&day={monday.isoformat()}&concern=sciatica"
+    )
+    anyone = data["choices"]["practitioner"][""]
+    assert anyone == f"/book/?service={service.slug}&day={monday.isoformat()}&concern=sciatica"
+
+
 def test_open_times_hold_no_personal_data(client, service, practitioner, make_appointment, monday):
     make_appointment(
         local(monday, 10), first_name="Zelda", last_name="Zimmer", email="zelda@example.com"

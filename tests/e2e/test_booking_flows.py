@@ -216,3 +216,37 @@ def test_a_form_error_of_no_one_field_takes_the_focus_to_the_summary(
     expect(summary).to_contain_text("This form had expired")
     expect(summary).to_be_focused()
     assert Appointment.objects.count() == 0
+
+
+def test_changing_treatment_or_practitioner_keeps_what_the_patient_typed(
+    desktop_page, live_server, demo, quick_hands
+):
+    """After "that time has just been taken", or on second thoughts, a patient picks
+    another practitioner or treatment: what they already typed stays where it was."""
+    page = desktop_page
+    page.goto(live_server.url + "/book/?from=not-an-article")
+    fill_in_about_me(page)
+
+    samuel = page.get_by_role("link", name="Samuel Okafor, L.Ac.")
+    samuel.click()
+    expect(samuel).to_have_attribute("aria-current", "true")
+    expect(page.locator("#times-status")).to_contain_text("Samuel Okafor, L.Ac.")
+    chat = page.get_by_role("link", name=re.compile("Free 15-minute phone chat"))
+    chat.click()
+    expect(chat).to_have_attribute("aria-current", "true")
+    expect(page.locator("#times-status")).to_contain_text("Free 15-minute phone chat")
+    # The other choices still lead to pages that keep both (without the script, too).
+    any_practitioner = page.get_by_role("link", name="Any practitioner")
+    assert "service=phone-chat" in any_practitioner.get_attribute("href")
+
+    expect(page.get_by_label("First name")).to_have_value("Rosa")
+    expect(page.get_by_label("Email address")).to_have_value("rosa@example.com")
+    expect(page.get_by_label(CONSENT)).to_be_checked()
+    page.locator("label.slot").first.click()
+    page.get_by_role("button", name="Send my request").click()
+    expect(page).to_have_url(REQUEST_PAGE)
+    appointment = Appointment.objects.get()
+    assert appointment.practitioner.slug == "samuel-okafor"
+    assert appointment.service.slug == "phone-chat"
+    assert appointment.first_name == "Rosa"
+    assert page.watch.problems == []
