@@ -1022,7 +1022,7 @@ class OutgoingEmailAdmin(ModelAdmin):
             refusal = emails.resend_refusal(email)
             if not refusal:
                 resent.append(emails.resend(email).pk)
-            elif email.status == OutgoingEmail.Status.SENDING:
+            elif refusal == emails.BEING_SENT:
                 busy += 1
             else:
                 outdated += 1

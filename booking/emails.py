@@ -548,10 +548,13 @@ def is_stuck(email):
     )
 
 
+BEING_SENT = "it is being sent right now."
+
+
 def resend_refusal(email):
     """Why staff may not send this message again, or "" when they may."""
     if email.status == OutgoingEmail.Status.SENDING and not is_stuck(email):
-        return "it is being sent right now."  # it would go twice
+        return BEING_SENT  # it would go twice
     outdated = outdated_reason(email)
     if outdated:
         return outdated

@@ -219,3 +219,18 @@ def test_an_email_written_before_a_move_is_not_sent_again(
     assert [m["Subject"].split(" · ")[0] for m in smtp.messages[sent_before:]] == [
         f"Your appointment has a new time ({appointment.reference})"
     ]
+
+
+def test_an_interrupted_email_that_no_longer_holds_is_not_sent_again(
+    smtp, confirmed, after_commit, staff, front_desk_client
+):
+    appointment = confirmed()
+    after_commit(appointment.cancel, by=staff)
+    confirmation = OutgoingEmail.objects.get(kind="confirmed")
+    OutgoingEmail.objects.filter(pk=confirmation.pk).update(
+        status="sending", claimed_at=timezone.now() - timedelta(hours=2)
+    )
+    response = resend_action(front_desk_client, confirmation)
+    assert messages_after(response) == [
+        "1 email skipped: it no longer holds (the appointment has changed since)."
+    ]
