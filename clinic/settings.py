@@ -201,6 +201,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("CLINIC_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
+# Dates and times as the site writes them everywhere, the admin's fields included.
+FORMAT_MODULE_PATH = ["clinic.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

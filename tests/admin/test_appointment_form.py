@@ -86,7 +86,7 @@ def test_schedule_link_prefills_the_practitioner_and_time(
     assert response.status_code == 200
     html = response.text
     assert f'value="{monday:%Y-%m-%d}"' in html
-    assert 'value="14:30:00"' in html
+    assert 'value="14:30"' in html
     assert f'<option value="{practitioner.pk}" selected>' in html
 
 
@@ -259,3 +259,21 @@ def test_the_request_page_tells_staff_which_article_the_patient_came_from(
     label = html.index("Booked from the article")
     assert article.title in html[label : label + 600]
     assert "Booked from the article" not in front_desk_client.get(change_url(request_at(14))).text
+
+
+def test_times_read_and_are_typed_as_the_rest_of_the_site_writes_them(
+    front_desk_client, request_at, form_of
+):
+    appointment = request_at(13, 45, consent_at=timezone.now(), consent_version="2026-11")
+    page = front_desk_client.get(change_url(appointment))
+    data = form_of(page)
+    assert data["start_1"] == "13:45"  # not 13:45:00
+    consent = timezone.localtime(appointment.consent_at)
+    # As "Received" and the history show a moment, not "Nov. 26, 2026, 1:43 p.m.".
+    assert f"{consent:%a, %b} {consent.day}, {consent.year}, " in page.text
+    assert "p.m." not in page.text and "a.m." not in page.text
+    # Staff may type a time the way they say it.
+    data.update({"start_1": "2:30 PM", "_save": "Save"})
+    front_desk_client.post(change_url(appointment), data)
+    appointment.refresh_from_db()
+    assert timezone.localtime(appointment.start).strftime("%H:%M") == "14:30"
