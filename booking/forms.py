@@ -276,6 +276,8 @@ class BookingForm(forms.Form):
             groups.append(("Nearest open times", [(s.value, slot_label(s)) for s in self.nearest]))
         offered = {s.value for s in self.nearest}
         day = [(s.value, slot_label(s, with_day=False)) for s in slots if s.value not in offered]
+        if len(day) < len(slots):
+            heading = f"Other {heading[0].lower()}{heading[1:]}"  # some are listed above
         if day:
             groups.append((heading, day))
         self.fields["slot"].widget.choices = [choice for _, group in groups for choice in group]

@@ -292,6 +292,9 @@ def test_a_taken_time_is_refused_with_the_nearest_open_times(
     offered = page(response).options["slot"]
     assert offered[0] == local(monday, 11, 15).isoformat()
     assert Appointment.objects.count() == 1
+    # The nearest ones are listed first and not again in the day's own list, which says so
+    # (without "other", a day missing its first times read as a full morning).
+    assert f"Other open times on {monday:%A, %B} {monday.day}" in html
 
 
 @pytest.mark.parametrize(
