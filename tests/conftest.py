@@ -7,11 +7,12 @@ were; without it Django recreates content types with other ids, and the next tes
 restores them (tests/test_backup_restore.py) fails on a duplicate.
 """
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import timezone
 
 from booking.models import Appointment, Clinic, Concern, Practitioner, Service, WorkingHours
 
@@ -126,3 +127,22 @@ def make_appointment(service, practitioner):
         return Appointment(service=service, practitioner=practitioner, start=start, **values).book()
 
     return make
+
+
+@pytest.fixture
+def published_article(db):
+    """A published article a patient may book from."""
+    from articles.models import Article
+
+    return Article.objects.create(
+        title="Acupuncture for sciatica",
+        slug="acupuncture-for-sciatica",
+        summary="What the research says.",
+        body="Thin needles.",
+        concern="sciatica",
+        author_name="Maya Chen",
+        reviewer_name="Dr. Reviewer",
+        reviewed_on=timezone.localdate(),
+        status=Article.Status.PUBLISHED,
+        publish_at=timezone.now() - timedelta(days=1),
+    )

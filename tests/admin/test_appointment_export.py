@@ -2,13 +2,11 @@
 
 import csv
 import io
-from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
 from booking.admin import spreadsheet_safe
 
 EXPORT = reverse("admin:booking_appointment_export")
@@ -35,22 +33,11 @@ def test_export_has_one_row_per_appointment_in_clinic_time(front_desk_client, re
 
 
 def test_export_has_cancelled_and_declined_visits_with_when_and_from_where(
-    front_desk_client, request_at, monday
+    front_desk_client, request_at, published_article
 ):
     """For a month's report: what was cancelled or declined and when, and what brought
     each patient (the article they booked from)."""
-    article = Article.objects.create(
-        title="Sciatica: what acupuncture can and cannot do",
-        slug="sciatica",
-        summary="What helps.",
-        body="Text.",
-        author_name="Dana Example",
-        reviewer_name="Sam Example",
-        reviewed_on=date(2026, 1, 5),
-        status=Article.Status.PUBLISHED,
-        publish_at=timezone.now() - timedelta(days=1),
-    )
-    cancelled = request_at(9, source_article=article)
+    cancelled = request_at(9, source_article=published_article)
     cancelled.cancel(note="Patient called")
     declined = request_at(11)
     declined.decline()
@@ -61,7 +48,7 @@ def test_export_has_cancelled_and_declined_visits_with_when_and_from_where(
     assert rows[declined.reference]["Status"] == "Declined"
     today = timezone.localdate().isoformat()
     assert rows[cancelled.reference]["Status since"].startswith(today)
-    assert rows[cancelled.reference]["From article"] == article.title
+    assert rows[cancelled.reference]["From article"] == published_article.title
     assert rows[declined.reference]["From article"] == ""
     only_cancelled = rows_of(front_desk_client.get(EXPORT, {"status__exact": "cancelled"}))
     assert [row["Reference"] for row in only_cancelled] == [cancelled.reference]

@@ -5,7 +5,6 @@ from datetime import date, datetime, time, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
 from booking.models import Appointment
 
 ADD = reverse("admin:booking_appointment_add")
@@ -241,23 +240,12 @@ def test_details_staff_entered_themselves_can_be_corrected(
 
 
 def test_the_request_page_tells_staff_which_article_the_patient_came_from(
-    front_desk_client, request_at
+    front_desk_client, request_at, published_article
 ):
-    article = Article.objects.create(
-        title="Sciatica: what acupuncture can and cannot do",
-        slug="sciatica",
-        summary="What helps.",
-        body="Text.",
-        author_name="Dana Example",
-        reviewer_name="Sam Example",
-        reviewed_on=date(2026, 1, 5),
-        status=Article.Status.PUBLISHED,
-        publish_at=timezone.now() - timedelta(days=1),
-    )
-    from_article = request_at(10, source_article=article)
+    from_article = request_at(10, source_article=published_article)
     html = front_desk_client.get(change_url(from_article)).text
     label = html.index("Booked from the article")
-    assert article.title in html[label : label + 600]
+    assert published_article.title in html[label : label + 600]
     assert "Booked from the article" not in front_desk_client.get(change_url(request_at(14))).text
 
 

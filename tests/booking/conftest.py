@@ -199,21 +199,3 @@ def seconds_pass(monkeypatch):
         passed[0] += seconds
 
     return wait
-
-
-@pytest.fixture
-def published_article(db):
-    from articles.models import Article
-
-    return Article.objects.create(
-        title="Acupuncture for sciatica",
-        slug="acupuncture-for-sciatica",
-        summary="What the research says.",
-        body="Thin needles.",
-        concern="sciatica",
-        author_name="Maya Chen",
-        reviewer_name="Dr. Reviewer",
-        reviewed_on=timezone.localdate(),
-        status=Article.Status.PUBLISHED,
-        publish_at=timezone.now() - timedelta(days=1),
-    )

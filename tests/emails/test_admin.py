@@ -158,6 +158,14 @@ def test_the_outbox_list_searches_by_reference(smtp, book, front_desk_client):
     assert "grace@example.com" in listing
 
 
+SKIPPED_OUTDATED = "1 email skipped: it no longer holds (the appointment has changed since)."
+
+
+def subjects(messages):
+    """Their subjects, without the clinic's name that ends each."""
+    return [message["Subject"].split(" · ")[0] for message in messages]
+
+
 def resend_action(client, *emails):
     return client.post(
         reverse(OUTBOX),
@@ -184,16 +192,11 @@ def test_an_email_that_no_longer_holds_is_not_sent_again(
     assert "Not to be sent again: the appointment is cancelled now." in page
     # Sent anyway (an old tab), and through the list with one that still holds.
     response = front_desk_client.post(email_page(confirmation), {"_resend": "1"})
-    assert messages_after(response) == [
-        "1 email skipped: it no longer holds (the appointment has changed since)."
-    ]
+    assert messages_after(response) == [SKIPPED_OUTDATED]
     front_desk_client.get(response.url)  # the page that shows that message
     response = resend_action(front_desk_client, confirmation, cancellation)
-    assert messages_after(response) == [
-        "1 email sent again.",
-        "1 email skipped: it no longer holds (the appointment has changed since).",
-    ]
-    assert [m["Subject"].split(" · ")[0] for m in smtp.messages[sent_before:]] == [
+    assert messages_after(response) == ["1 email sent again.", SKIPPED_OUTDATED]
+    assert subjects(smtp.messages[sent_before:]) == [
         f"Your appointment is cancelled ({appointment.reference})"
     ]
 
@@ -212,11 +215,8 @@ def test_an_email_written_before_a_move_is_not_sent_again(
     assert "Send this email again" in front_desk_client.get(email_page(move)).content.decode()
     sent_before = len(smtp.messages)
     response = resend_action(front_desk_client, confirmation, move)
-    assert messages_after(response) == [
-        "1 email sent again.",
-        "1 email skipped: it no longer holds (the appointment has changed since).",
-    ]
-    assert [m["Subject"].split(" · ")[0] for m in smtp.messages[sent_before:]] == [
+    assert messages_after(response) == ["1 email sent again.", SKIPPED_OUTDATED]
+    assert subjects(smtp.messages[sent_before:]) == [
         f"Your appointment has a new time ({appointment.reference})"
     ]
 
@@ -231,6 +231,4 @@ def test_an_interrupted_email_that_no_longer_holds_is_not_sent_again(
         status="sending", claimed_at=timezone.now() - timedelta(hours=2)
     )
     response = resend_action(front_desk_client, confirmation)
-    assert messages_after(response) == [
-        "1 email skipped: it no longer holds (the appointment has changed since)."
-    ]
+    assert messages_after(response) == [SKIPPED_OUTDATED]
