@@ -146,6 +146,21 @@ def test_request_page_follows_the_status(client, booked, change, text):
     assert text in client.get(booked.get_absolute_url()).content.decode()
 
 
+@pytest.mark.parametrize(
+    ("finish", "text"),
+    [
+        ("complete", "This appointment has taken place."),
+        ("mark_no_show", "We missed you at this appointment."),
+    ],
+)
+def test_a_past_appointment_page_says_how_it_ended(client, booked, finish, text):
+    booked.confirm()
+    getattr(booked, finish)()
+    html = client.get(booked.get_absolute_url()).content.decode()
+    assert text in html
+    assert "request a consultation" in html
+
+
 def test_a_declined_request_shows_the_clinics_message_and_offers_the_same_choice(
     client, booked, admin_user
 ):
