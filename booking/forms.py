@@ -204,7 +204,7 @@ class BookingForm(forms.Form):
     phone = forms.CharField(
         label="Phone number",
         max_length=32,
-        help_text="In case we need to call you about your appointment.",
+        help_text="We call you on it for a consultation by phone, or if we need to reach you.",
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
         error_messages={
             "required": "Enter a phone number we can call you on.",
