@@ -78,8 +78,8 @@ PATIENT_FIELDSETS = [
 
 
 def when(moment):
-    """A date and time as staff read it, in the clinic's time zone."""
-    return formats.date_format(timezone.localtime(moment), "D, M j, Y, g:i A")
+    """A date and time as staff read it, in the clinic's time zone (clinic/formats)."""
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
 # The schedule steps a week either way from the day shown: keep clear of the calendar's ends.
@@ -1018,8 +1018,7 @@ class OutgoingEmailAdmin(ModelAdmin):
     def resend(self, request, queryset):
         """Send each again now, and report what went out and what stays queued."""
         resent, busy, outdated = [], 0, 0
-        for email in queryset.select_related("appointment").order_by("created_at", "pk"):
-            refusal = emails.resend_refusal(email)
+        for email, refusal in emails.resend_refusals(queryset):
             if not refusal:
                 resent.append(emails.resend(email).pk)
             elif refusal == emails.BEING_SENT:
@@ -1071,7 +1070,9 @@ class OutgoingEmailAdmin(ModelAdmin):
             return redirect(request.get_full_path())
         email = self.get_object(request, unquote(object_id)) if object_id else None
         may_resend = bool(email and self.has_resend_permission(request))
-        refusal = emails.resend_refusal(email) if may_resend else ""
+        refusal = ""
+        if may_resend:
+            ((_, refusal),) = emails.resend_refusals(OutgoingEmail.objects.filter(pk=email.pk))
         extra_context = {
             "can_resend": may_resend and not refusal,
             "resend_refusal": refusal,

@@ -27,13 +27,13 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import close_old_connections, connections, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 
 from booking.calendar import appointment_ics
-from booking.models import Appointment, Clinic, OutgoingEmail
+from booking.models import Appointment, Clinic, OutgoingEmail, StatusChange
 
 logger = logging.getLogger(__name__)
 
@@ -551,19 +551,32 @@ def is_stuck(email):
 BEING_SENT = "it is being sent right now."
 
 
-def resend_refusal(email):
-    """Why staff may not send this message again, or "" when they may."""
+def resend_refusals(queryset):
+    """These rows, oldest first, each with why staff may not send it again ("" if they may).
+
+    One query, whatever the number of rows: each row's appointment and its last move come
+    with it.
+    """
+    last_move = (
+        StatusChange.objects.filter(appointment=OuterRef("appointment"), is_reschedule=True)
+        .order_by("-changed_at")
+        .values("changed_at")[:1]
+    )
+    rows = (
+        queryset.select_related("appointment")
+        .annotate(last_moved_at=Subquery(last_move))
+        .order_by("created_at", "pk")
+    )
+    return [(email, _resend_refusal(email)) for email in rows]
+
+
+def _resend_refusal(email):
     if email.status == OutgoingEmail.Status.SENDING and not is_stuck(email):
         return BEING_SENT  # it would go twice
     outdated = outdated_reason(email)
     if outdated:
         return outdated
-    if (
-        email.appointment_id
-        and email.appointment.changes.filter(
-            is_reschedule=True, changed_at__gt=email.created_at
-        ).exists()
-    ):
+    if email.last_moved_at and email.last_moved_at > email.created_at:
         return "the appointment was moved after it was written."
     return ""
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from booking import emails
 from booking.models import OutgoingEmail
 
 from .conftest import next_monday_at
@@ -166,13 +167,13 @@ def subjects(messages):
     return [message["Subject"].split(" · ")[0] for message in messages]
 
 
-def resend_action(client, *emails):
+def resend_action(client, *rows):
     return client.post(
         reverse(OUTBOX),
         {
             "action": "resend_selected",
             "index": "0",
-            "_selected_action": [str(email.pk) for email in emails],
+            "_selected_action": [str(email.pk) for email in rows],
         },
     )
 
@@ -232,3 +233,21 @@ def test_an_interrupted_email_that_no_longer_holds_is_not_sent_again(
     )
     response = resend_action(front_desk_client, confirmation)
     assert messages_after(response) == [SKIPPED_OUTDATED]
+
+
+def test_whether_each_email_may_go_again_is_read_in_one_query(
+    smtp, confirmed, after_commit, staff, django_assert_num_queries
+):
+    for hour in (9, 11, 13):
+        appointment = confirmed(next_monday_at(hour))
+        after_commit(appointment.reschedule, next_monday_at(hour, 30), by=staff)
+    with django_assert_num_queries(1):
+        refusals = dict(emails.resend_refusals(OutgoingEmail.objects.all()))
+    moved = "the appointment was moved after it was written."
+    confirmed_now = "the appointment is confirmed now."
+    refused = sorted((email.kind, refusal) for email, refusal in refusals.items() if refusal)
+    assert refused == [
+        *[("confirmed", moved)] * 3,
+        *[("request_received", confirmed_now)] * 3,
+        *[("staff_new_request", confirmed_now)] * 3,
+    ]
