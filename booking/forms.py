@@ -269,17 +269,17 @@ class BookingForm(forms.Form):
 
     # What the page offers ----------------------------------------------------------
 
-    def offer(self, slots, heading):
+    def offer(self, slots, day_label):
         """Offer these open times of one day (after the nearest ones to a refused time)."""
         groups = []
         if self.nearest:
             groups.append(("Nearest open times", [(s.value, slot_label(s)) for s in self.nearest]))
         offered = {s.value for s in self.nearest}
         day = [(s.value, slot_label(s, with_day=False)) for s in slots if s.value not in offered]
-        if len(day) < len(slots):
-            heading = f"Other {heading[0].lower()}{heading[1:]}"  # some are listed above
         if day:
-            groups.append((heading, day))
+            # "Other" when some of the day's times are among the nearest, listed above.
+            other = "Other open" if len(day) < len(slots) else "Open"
+            groups.append((f"{other} times on {day_label}", day))
         self.fields["slot"].widget.choices = [choice for _, group in groups for choice in group]
         chosen = self["slot"].value() if self.is_bound else None
         self.slot_groups = []

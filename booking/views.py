@@ -292,7 +292,7 @@ def request_consultation(request):
                 **({"form_token": FORM_TOKEN_STAND_IN} if blank_page_key else {}),
             },
         )
-    form.offer(chooser.times, f"Open times on {chooser.day_label}")
+    form.offer(chooser.times, chooser.day_label)
     context = {
         "form": form,
         "chooser": chooser,
