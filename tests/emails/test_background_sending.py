@@ -35,6 +35,10 @@ def test_the_patient_has_their_page_while_the_mail_server_is_still_answering(
 ):
     smtp.answering.clear()  # the server takes the first message and says nothing yet
     response = client.post(reverse("booking:request"), request_form())
+    # Read once the thread is waiting on the server: the test database is SQLite's shared
+    # in-memory one, where a read at the moment the thread claims its rows makes one of
+    # them fail at once ("table is locked"), which a database file never does.
+    assert smtp.receiving.wait(10)
     appointment = Appointment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == appointment.get_absolute_url()
