@@ -363,7 +363,7 @@ def targets():
     return {
         "article": article.get_absolute_url() if article else None,
         "topic": topic.get_absolute_url() if topic else None,
-        "request": request.get_absolute_url(),
+        "request": request.patient_url,
         "counts": {
             "published_articles": published.count(),
             "appointments": Appointment.objects.count(),

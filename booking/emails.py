@@ -126,7 +126,7 @@ def compose(kind, appointment, *, change=None):
         "clinic": clinic,
         "first_name": one_line(appointment.first_name),
         "when": local_time(appointment),
-        "link": absolute_url(appointment.get_absolute_url()),
+        "link": absolute_url(appointment.patient_url),
         "book_link": absolute_url(reverse("booking:request")),
         "admin_link": _admin_link(appointment),
         # The note of a staff member's decline or cancellation is their message to the

@@ -500,7 +500,13 @@ class Appointment(models.Model):
     def __str__(self):
         return self.reference
 
-    def get_absolute_url(self):
+    @property
+    def patient_url(self):
+        """The patient's own page for this request: whoever has it can see and cancel it.
+
+        Not get_absolute_url: Django's admin sends any staff account to an object's
+        get_absolute_url through its "view on site" address, without a permission check.
+        """
         return reverse("booking:request-detail", args=[self.token])
 
     @classmethod

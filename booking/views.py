@@ -225,7 +225,7 @@ def _answer_sent_form(request, form):
     # A double click or a resubmission: the request this form already made.
     existing = form.existing_request()
     if existing:
-        return redirect(existing)
+        return redirect(existing.patient_url)
     if form.is_valid():
         # Too fast only counts for a complete form: a person who sends an empty one
         # in a hurry is shown what is missing, not thanked.
@@ -237,11 +237,11 @@ def _answer_sent_form(request, form):
         appointment = form.book()
         if appointment:
             logger.info("Consultation request %s received online.", appointment.reference)
-            return redirect(appointment)
+            return redirect(appointment.patient_url)
     # Its twin (the other click of a double click) may have booked it meanwhile,
     # which made this one's time look taken.
     existing = form.existing_request()
-    return redirect(existing) if existing else None
+    return redirect(existing.patient_url) if existing else None
 
 
 @never_cache
@@ -456,7 +456,7 @@ def request_cancel(request, token):
             messages.success(
                 request, f"Your {what} is cancelled. We are emailing you to confirm it."
             )
-        return redirect(appointment)
+        return redirect(appointment.patient_url)
     return render(
         request,
         "booking/request_cancel.html",

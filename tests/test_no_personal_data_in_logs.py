@@ -185,7 +185,7 @@ def console_log():
 
 def test_a_patients_link_never_reaches_the_log(console_log, make_appointment):
     appointment = make_appointment(local(next_weekday(0), 10), first_name="Quillon")
-    page, token = appointment.get_absolute_url(), appointment.token
+    page, token = appointment.patient_url, appointment.token
     patient = Client(enforce_csrf_checks=True, raise_request_exception=False)
 
     # A server error on the patient's page: logged, with its traceback.

@@ -235,3 +235,23 @@ def test_superuser_sees_everything(admin_client, maya_and_samuel):
     assert maya.reference in html and samuel.reference in html
     assert admin_client.get(EXPORT).status_code == 200
     assert admin_client.get(SCHEDULE).status_code == 200
+
+
+# The admin's "view on site" address (/admin/r/<content type>/<id>/) is open to every
+# staff account and checks no permission: it must never lead to a patient's own link,
+# which shows the request and cancels it.
+
+
+@pytest.mark.parametrize(
+    "client_fixture", ["content_editor_client", "practitioner_client", "front_desk_client"]
+)
+def test_view_on_site_never_hands_staff_a_patients_link(request, client_fixture, maya_and_samuel):
+    from django.contrib.contenttypes.models import ContentType
+
+    client = request.getfixturevalue(client_fixture)
+    content_type = ContentType.objects.get_for_model(Appointment)
+    for appointment in maya_and_samuel:
+        response = client.get(reverse("admin:view_on_site", args=[content_type.pk, appointment.pk]))
+        assert response.status_code == 404
+        assert appointment.token not in response.get("Location", "")
+        assert appointment.token not in response.text

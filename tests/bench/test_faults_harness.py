@@ -17,7 +17,7 @@ from tests.booking.conftest import local, next_weekday
 
 def test_the_harness_finds_the_appointment_in_a_patients_link(make_appointment):
     appointment = make_appointment(timezone.now() + timedelta(days=3))
-    assert faults.requested_id(appointment.get_absolute_url()) == appointment.pk
+    assert faults.requested_id(appointment.patient_url) == appointment.pk
 
 
 def test_the_words_the_harness_looks_for_are_on_the_sites_pages(

@@ -159,7 +159,7 @@ def test_no_javascript_flow_from_first_visit_to_the_request_page(
     response = client.post(book_url, data)
     assert response.status_code == 302
     appointment = Appointment.objects.get()
-    assert response.url == appointment.get_absolute_url()
+    assert response.url == appointment.patient_url
     assert appointment.start == datetime.fromisoformat(data["slot"])
     request_page = client.get(response.url).content.decode()
     assert appointment.reference in request_page

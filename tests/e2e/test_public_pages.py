@@ -52,7 +52,7 @@ def _public_paths(appointment):
         "book": reverse("booking:request"),
         "book-for-a-day": article.booking_url() + "&practitioner=samuel-okafor",
         "received": reverse("booking:received"),
-        "request": appointment.get_absolute_url(),
+        "request": appointment.patient_url,
         "request-cancel": reverse("booking:request-cancel", args=[appointment.token]),
     }
 

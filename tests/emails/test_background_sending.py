@@ -41,7 +41,7 @@ def test_the_patient_has_their_page_while_the_mail_server_is_still_answering(
     assert smtp.receiving.wait(10)
     appointment = Appointment.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == appointment.get_absolute_url()
+    assert response["Location"] == appointment.patient_url
     assert smtp.messages == []
     assert set(statuses().values()) <= {"pending", "sending"}
 

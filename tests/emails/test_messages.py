@@ -41,7 +41,7 @@ def test_patient_hears_that_the_request_arrived(smtp, book):
     assert message["Subject"] == f"We received your request {appointment.reference} · Test Clinic"
     assert message["From"] == "Test Clinic <appointments@clinic.test>"
     assert message["Reply-To"] == "clinic@example.com"
-    link = "https://clinic.test" + appointment.get_absolute_url()
+    link = "https://clinic.test" + appointment.patient_url
     for body in (text_of(message), html_of(message)):
         assert "Hello Ada" in body
         assert appointment.reference in body
@@ -310,7 +310,7 @@ def test_a_call_by_phone_is_never_described_as_a_visit(
     assert "How: by phone (call the patient: the number is in the admin)" in staff_notice
     assert "0187" not in staff_notice
 
-    page = client.get(moved.get_absolute_url()).content.decode()
+    page = client.get(moved.patient_url).content.decode()
     assert "will call you at the time above, on the number you gave us" in page
     assert "0187" not in page  # the patient's page shows no contact details
     assert "loose, comfortable clothing" not in page

@@ -73,7 +73,7 @@ def test_the_booking_stands_and_its_page_shows_when_smtp_is_down(smtp_down, book
     # After one failure to connect, the staff notice waits for send_pending_emails.
     staff = OutgoingEmail.objects.get(kind="staff_new_request")
     assert (staff.status, staff.attempts) == ("pending", 0)
-    page = client.get(appointment.get_absolute_url())
+    page = client.get(appointment.patient_url)
     assert page.status_code == 200
     assert appointment.reference in page.content.decode()
 

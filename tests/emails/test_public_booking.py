@@ -12,7 +12,7 @@ def test_a_patient_who_books_while_email_is_down_sees_their_request_page(
         response = client.post(reverse("booking:request"), request_form(), follow=True)
     appointment = Appointment.objects.get()
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == appointment.get_absolute_url()
+    assert response.redirect_chain[-1][0] == appointment.patient_url
     assert appointment.reference in response.content.decode()
     assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {"pending"}
     assert "Connection" in OutgoingEmail.objects.get(kind="request_received").last_error

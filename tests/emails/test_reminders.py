@@ -63,7 +63,7 @@ def test_each_confirmed_appointment_gets_one_reminder_however_often_it_runs(
     assert local.strftime("%A, %B %-d, %Y") in body
     assert local.strftime("%-I:%M %p") in body
     assert f"(New York time, {local.tzname()})" in body
-    assert "https://clinic.test" + soon.get_absolute_url() in body
+    assert "https://clinic.test" + soon.patient_url in body
     assert message.get_body(("html",)) is not None
     assert reminders().get().status == "sent"
     soon.refresh_from_db()

@@ -45,7 +45,7 @@ def booked_once(response):
     """The answer to a successful request: the patient's own page, and one appointment."""
     appointment = Appointment.objects.get()
     assert response.status_code == 302
-    assert response.url == appointment.get_absolute_url()
+    assert response.url == appointment.patient_url
     return appointment
 
 

@@ -184,7 +184,7 @@ def test_one_served_form_makes_at_most_one_appointment(client, request_data, mon
         for n in range(4)
     }
     assert Appointment.objects.count() == 1
-    assert urls == {Appointment.objects.get().get_absolute_url()}
+    assert urls == {Appointment.objects.get().patient_url}
 
 
 def test_known_and_unknown_emails_get_the_same_pages(

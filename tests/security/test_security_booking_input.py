@@ -203,7 +203,7 @@ def test_names_in_every_script_are_accepted_and_stored_intact(booked, client, fi
     appointment = booked(first_name=first, last_name=last, message=f"{first} {last} ✓")
     assert (appointment.first_name, appointment.last_name) == (first, last)
     assert appointment.message == f"{first} {last} ✓"
-    page = client.get(appointment.get_absolute_url()).content.decode()
+    page = client.get(appointment.patient_url).content.decode()
     assert escape(first) in page
 
 

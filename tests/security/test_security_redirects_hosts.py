@@ -132,7 +132,7 @@ def test_email_links_use_the_configured_site_whatever_the_request_said(
             assert "evil.example" not in body
             assert "localhost/" not in body and "testserver" not in body
     patient = next(m for m in mail.outbox if m.to == [appointment.email])
-    assert f"https://clinic.test{appointment.get_absolute_url()}" in patient.body
+    assert f"https://clinic.test{appointment.patient_url}" in patient.body
 
 
 def test_the_forwarded_host_header_is_not_trusted(settings):

@@ -120,7 +120,7 @@ def test_a_wall_clock_time_in_the_skipped_hour_books_the_instant_its_offset_name
     data = around(SPRING_FORWARD)
     appointment = booked_once(client.post(BOOK, data("2027-03-14T02:30:00-05:00")))
     assert timezone.localtime(appointment.start).strftime("%H:%M %Z") == "03:30 EDT"
-    assert "3:30 AM" in client.get(appointment.get_absolute_url()).content.decode()
+    assert "3:30 AM" in client.get(appointment.patient_url).content.decode()
 
 
 def test_the_hour_repeated_in_autumn_books_both_times_apart(

@@ -77,7 +77,7 @@ def test_a_forged_token_is_not_found_and_names_no_one(client, ada, grace, forge)
 
 
 def test_each_patient_reaches_only_their_own_request(client, ada, grace):
-    assert "Grace" not in client.get(ada.get_absolute_url()).content.decode()
+    assert "Grace" not in client.get(ada.patient_url).content.decode()
     client.post(reverse("booking:request-cancel", args=[ada.token]), {"confirm": "yes"})
     grace.refresh_from_db()
     assert grace.status == Appointment.Status.REQUESTED
@@ -105,13 +105,13 @@ def test_cancelling_again_or_after_staff_acted_is_a_harmless_no_op(client, ada, 
 
 
 def test_the_request_and_cancel_pages_show_no_more_than_the_patient_needs(client, ada):
-    for url in (ada.get_absolute_url(), reverse("booking:request-cancel", args=[ada.token])):
+    for url in (ada.patient_url, reverse("booking:request-cancel", args=[ada.token])):
         html = client.get(url).content.decode()
         assert ada.reference in html
         for private in PRIVATE:
             assert private not in html, (url, private)
     ada.confirm()
-    html = client.get(ada.get_absolute_url()).content.decode()
+    html = client.get(ada.patient_url).content.decode()
     assert not [private for private in PRIVATE if private in html]
 
 
@@ -125,7 +125,7 @@ def test_the_confirmation_page_after_booking_shows_no_contact_details(client, re
 def test_patient_pages_keep_the_token_out_of_other_sites_logs(client, ada, clinic):
     clinic.map_url = "https://maps.example.com/clinic"
     clinic.save()
-    for url in (ada.get_absolute_url(), reverse("booking:request-cancel", args=[ada.token])):
+    for url in (ada.patient_url, reverse("booking:request-cancel", args=[ada.token])):
         response = client.get(url)
         assert response["Referrer-Policy"] == "same-origin"
         assert 'name="robots" content="noindex' in response.content.decode()
@@ -134,12 +134,12 @@ def test_patient_pages_keep_the_token_out_of_other_sites_logs(client, ada, clini
 def test_every_patient_answer_is_never_stored_by_a_cache(client, ada):
     cancel = reverse("booking:request-cancel", args=[ada.token])
     responses = [
-        client.get(ada.get_absolute_url()),
-        client.head(ada.get_absolute_url()),
+        client.get(ada.patient_url),
+        client.head(ada.patient_url),
         client.get(cancel),
         client.post(cancel),
         client.post(cancel, {"confirm": "yes"}),
-        client.get(ada.get_absolute_url()),  # cancelled
+        client.get(ada.patient_url),  # cancelled
         client.get("/book/received/"),
     ]
     for response in responses:

@@ -91,9 +91,9 @@ def test_markup_is_text_after_staff_act_on_the_request(admin_client, attack, run
 
 
 def test_the_patients_own_pages_show_their_name_as_text(client, attack):
-    for url in (attack.get_absolute_url(), attack.get_absolute_url() + "cancel/"):
+    for url in (attack.patient_url, attack.patient_url + "cancel/"):
         assert_inert(client.get(url).content.decode(), url)
-    html = client.get(attack.get_absolute_url()).content.decode()
+    html = client.get(attack.patient_url).content.decode()
     assert "&lt;script&gt;alert(&quot;first&quot;)&lt;/script&gt;" in html
 
 
