@@ -423,6 +423,22 @@ class BookingForm(forms.Form):
             return None
         return Appointment.objects.filter(submission_key=self.submission_key).first()
 
+    def repeats(self, appointment):
+        """Whether this form asks again for `appointment`: the same patient's details.
+
+        Only ever asked of a request this browser made (views.recent_request): never a way
+        to find someone's request by typing their name and address.
+        """
+
+        def same(posted, stored):
+            return " ".join(self.data.get(posted, "").split()).casefold() == stored.casefold()
+
+        return (
+            same("email", appointment.email)
+            and same("first_name", appointment.first_name)
+            and same("last_name", appointment.last_name)
+        )
+
     def book(self):
         """Book the request. Returns the appointment, or None with the slot's error set."""
         data = self.cleaned_data

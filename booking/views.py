@@ -38,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 # Day buttons shown at once: two rows on a phone, one on a desktop.
 DAYS_PER_PAGE = 8
+# The request this browser sent last (a signed cookie): Back reloads the form with a new
+# token and the browser fills in what was typed, so the token alone cannot tell that the
+# same patient is asking again.
+RECENT_REQUEST_COOKIE = "recent_request"
+RECENT_REQUEST_SALT = "booking.recent-request"
+RECENT_REQUEST_SECONDS = 60 * 60
 
 
 def _parse_day(value):
@@ -218,6 +224,31 @@ def _looks_automated(request):
     return redirect("booking:received")
 
 
+def remember_request(response, appointment):
+    """Let this browser's next request form know which request it sent."""
+    response.set_signed_cookie(
+        RECENT_REQUEST_COOKIE,
+        appointment.submission_key,
+        salt=RECENT_REQUEST_SALT,
+        max_age=RECENT_REQUEST_SECONDS,
+        path=reverse("booking:request"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def recent_request(request):
+    """The active request this browser sent within the hour, or None."""
+    key = request.get_signed_cookie(
+        RECENT_REQUEST_COOKIE, None, salt=RECENT_REQUEST_SALT, max_age=RECENT_REQUEST_SECONDS
+    )
+    if not key:
+        return None
+    return Appointment.objects.active().filter(submission_key=key).first()
+
+
 def _answer_sent_form(request, form):
     """The answer to a sent request form, or None to show it again with its errors."""
     if form.honeypot_filled():
@@ -226,6 +257,14 @@ def _answer_sent_form(request, form):
     existing = form.existing_request()
     if existing:
         return redirect(existing.patient_url)
+    # Back, or a second tab: the request this browser has just sent for the same patient.
+    earlier = recent_request(request)
+    if earlier and form.repeats(earlier):
+        messages.info(
+            request,
+            "You have already sent this request, so we did not send it again: here it is.",
+        )
+        return redirect(earlier.patient_url)
     if form.is_valid():
         # Too fast only counts for a complete form: a person who sends an empty one
         # in a hurry is shown what is missing, not thanked.
@@ -237,7 +276,7 @@ def _answer_sent_form(request, form):
         appointment = form.book()
         if appointment:
             logger.info("Consultation request %s received online.", appointment.reference)
-            return redirect(appointment.patient_url)
+            return remember_request(redirect(appointment.patient_url), appointment)
     # Its twin (the other click of a double click) may have booked it meanwhile,
     # which made this one's time look taken.
     existing = form.existing_request()

@@ -75,6 +75,8 @@
       input.name = "slot";
       input.id = "id_slot_" + index;
       input.value = time.value;
+      // Back must not tick whichever time is now at the place of the one booked.
+      input.autocomplete = "off";
       input.required = true;
       var label = element("label", "btn slot", time.label);
       label.htmlFor = input.id;

@@ -90,3 +90,78 @@ def test_a_fresh_form_after_booking_books_a_second_request(
     second["email"] = "grace@example.com"
     assert client.post(BOOK, second).status_code == 302
     assert Appointment.objects.count() == 2
+
+
+# Back after booking reloads the form (it is never cached) with a new token, and the
+# browser fills in what was typed again, even the time button at the same place in the
+# list: now another time, since the first is taken. The same browser sending the same
+# patient's request again within the hour is shown the request it made.
+
+
+def sent_again_after_back(client, monday, seconds_pass, **changes):
+    """The form reloaded by Back, refilled by the browser, another time ticked, sent."""
+    data = filled_in(client, monday, seconds_pass)
+    data.update(changes)
+    return client.post(BOOK, data, follow=True)
+
+
+def test_back_and_send_again_shows_the_request_already_made(
+    client, service, practitioner, monday, seconds_pass
+):
+    first = client.post(BOOK, filled_in(client, monday, seconds_pass))
+    again = sent_again_after_back(client, monday, seconds_pass, email="ADA@example.com ")
+    assert Appointment.objects.count() == 1
+    assert again.redirect_chain[-1][0] == first.url
+    assert "You have already sent this request" in again.text
+
+
+def test_the_same_request_from_a_second_tab_is_not_told_its_time_was_taken(
+    client, service, practitioner, monday, seconds_pass
+):
+    one, two = filled_in(client, monday, seconds_pass), filled_in(client, monday, seconds_pass)
+    first = client.post(BOOK, one)
+    second = client.post(BOOK, two, follow=True)  # the same time, from the other tab
+    assert Appointment.objects.count() == 1
+    assert second.redirect_chain[-1][0] == first.url
+    assert "just been taken" not in second.text
+
+
+def test_back_and_send_again_within_three_seconds_is_not_thanked_for_nothing(
+    client, service, practitioner, monday, seconds_pass
+):
+    first = client.post(BOOK, filled_in(client, monday, seconds_pass))
+    served = page(client.get(BOOK, {"day": monday.isoformat()}))
+    data = dict(filled_in(client, monday, seconds_pass), form_token=served.fields["form_token"])
+    again = client.post(BOOK, data)  # at once: the browser had refilled everything
+    assert again.url == first.url
+
+
+def test_someone_else_booked_from_the_same_browser_gets_their_own_request(
+    client, service, practitioner, monday, seconds_pass
+):
+    client.post(BOOK, filled_in(client, monday, seconds_pass))
+    sent_again_after_back(client, monday, seconds_pass, first_name="Byron")
+    assert Appointment.objects.count() == 2
+
+
+def test_another_browser_never_reaches_a_request_by_typing_its_patients_details(
+    client, service, practitioner, monday, seconds_pass
+):
+    from django.test import Client
+
+    first = client.post(BOOK, filled_in(client, monday, seconds_pass))
+    stranger = Client()
+    response = stranger.post(BOOK, filled_in(stranger, monday, seconds_pass))
+    assert response.status_code == 302
+    assert response.url != first.url
+    assert Appointment.objects.count() == 2
+
+
+def test_after_cancelling_the_same_browser_can_request_again(
+    client, service, practitioner, monday, seconds_pass
+):
+    client.post(BOOK, filled_in(client, monday, seconds_pass))
+    Appointment.objects.get().cancel()
+    again = sent_again_after_back(client, monday, seconds_pass)
+    assert again.status_code == 200
+    assert Appointment.objects.active().count() == 1

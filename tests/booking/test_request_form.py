@@ -55,6 +55,8 @@ def test_fields_have_the_right_types_and_autocomplete(client, book_url, service,
     assert (inputs["email"]["type"], inputs["email"]["autocomplete"]) == ("email", "email")
     assert (inputs["phone"]["type"], inputs["phone"]["autocomplete"]) == ("tel", "tel")
     assert inputs["consent"]["type"] == "checkbox"
+    # After Back, the browser would tick the time now at the place of the one booked.
+    assert inputs["slot"]["autocomplete"] == "off"
 
 
 def test_honeypot_is_hidden_from_people_and_labelled(client, book_url, service, practitioner):
@@ -414,6 +416,8 @@ def test_a_booking_runs_the_same_few_queries_whatever_the_bookings(
     """Sending a request costs a fixed number of queries, emails sent after it included."""
 
     def book(at):
+        # As a new visitor: a browser that has just booked also looks up its request.
+        client.cookies.pop("recent_request", None)
         with (
             CaptureQueriesContext(connection) as queries,
             django_capture_on_commit_callbacks(execute=True),

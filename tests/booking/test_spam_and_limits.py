@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from booking.forms import issue_form_token
@@ -117,12 +118,16 @@ def test_requests_for_one_email_are_limited_per_day(client, request_data, monday
     settings.CLINIC_BOOKING_RATE = "100/h"
     assert settings.CLINIC_BOOKING_EMAIL_RATE == "3/d"
     emails = ["ada@example.com", "Ada@Example.com", "ADA@example.com", "ada@example.com"]
+    # From four devices: one browser sending the same patient's request again is shown
+    # the request it sent (test_double_submit).
     statuses = [
-        client.post(
+        Client()
+        .post(
             BOOK,
             request_data(slot=local(monday + timedelta(days=n), 10).isoformat(), email=email),
             REMOTE_ADDR=f"198.51.100.{n}",
-        ).status_code
+        )
+        .status_code
         for n, email in enumerate(emails)
     ]
     assert statuses == [302, 302, 302, 429]
