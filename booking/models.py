@@ -535,6 +535,15 @@ class Appointment(models.Model):
     def is_active(self):
         return self.status in self.ACTIVE_STATUSES
 
+    @property
+    def duration_minutes(self):
+        """How long it is booked for: its service's length may have changed since."""
+        return int((self.end - self.start).total_seconds() // 60)
+
+    def has_started(self, now=None):
+        """Whether its time has come (an open request may outlive it: nobody answered)."""
+        return self.start <= (now or timezone.now())
+
     def clean(self):
         if self.service_id and self.start and not self.end:
             self.end = self.start.astimezone(UTC) + self.service.duration

@@ -476,6 +476,7 @@ def request_detail(request, token):
         {
             "appointment": appointment,
             "can_cancel": appointment.patient_can_cancel(),
+            "has_started": appointment.has_started(),
             "message_to_patient": appointment.message_to_patient(),
         },
     )

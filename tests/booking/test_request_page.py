@@ -174,3 +174,40 @@ def test_a_declined_request_shows_the_clinics_message_and_offers_the_same_choice
 def test_a_confirmation_note_stays_with_staff(client, booked, admin_user):
     booked.confirm(by=admin_user, note="Internal: asked for Maya")
     assert "Internal" not in client.get(booked.patient_url).content.decode()
+
+
+def moved_into_the_past(appointment, hours):
+    """The appointment as it stands `hours` after its start (staff have not closed it)."""
+    Appointment.objects.filter(pk=appointment.pk).update(
+        start=appointment.start - timedelta(hours=hours) - (appointment.start - timezone.now()),
+        end=appointment.end - timedelta(hours=hours) - (appointment.start - timezone.now()),
+    )
+    appointment.refresh_from_db()
+    return appointment
+
+
+def test_a_request_whose_time_passed_unanswered_says_so(client, booked, clinic):
+    html = client.get(moved_into_the_past(booked, 3).patient_url).content.decode()
+    assert "The time of this request has passed" in html
+    assert "We hold this time for you" not in html
+    assert "can no longer be cancelled online" not in html
+    assert "Cancel this appointment" not in html
+    assert "/book/?service=" in html  # another time, with the same treatment
+    assert clinic.phone in html
+
+
+def test_a_confirmed_appointment_in_the_past_is_not_looked_forward_to(client, booked):
+    booked.confirm()
+    html = client.get(moved_into_the_past(booked, 48).patient_url).content.decode()
+    assert "The time of this appointment has passed" in html
+    assert "We look forward to seeing you" not in html
+    assert "can no longer be cancelled online" not in html
+    assert "Cannot come?" not in html
+
+
+def test_the_length_shown_is_the_one_booked_when_the_service_changes_later(client, booked):
+    booked.service.duration_minutes = 90
+    booked.service.save()
+    html = client.get(booked.patient_url).content.decode()
+    assert "Initial consultation and treatment (75 minutes)" in html
+    assert "10:00 AM to 11:15 AM" in html
