@@ -26,7 +26,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
@@ -39,6 +39,7 @@ from booking.models import (
     ClinicClosure,
     OutgoingEmail,
     Practitioner,
+    PractitionerAway,
     Service,
     SlotTaken,
     StatusChange,
@@ -135,7 +136,8 @@ class StatusNoteForm(forms.Form):
 
 
 class AppointmentForm(forms.ModelForm):
-    """The change form: the overlap rule (the model's clean) is checked at the new time."""
+    """The change form: the overlap rule (the model's clean) is checked at the new time,
+    and a new time never falls on a clinic closure or in the practitioner's time off."""
 
     def clean(self):
         cleaned_data = super().clean()
@@ -144,6 +146,14 @@ class AppointmentForm(forms.ModelForm):
         if start and service:
             # In UTC: local wall-clock arithmetic is an hour off across a DST change.
             self.instance.end = start.astimezone(UTC) + service.duration
+            practitioner = cleaned_data.get("practitioner") or getattr(
+                self.instance, "practitioner", None
+            )
+            moved = {"start", "practitioner", "service"} & set(self.changed_data)
+            if practitioner and (moved or self.instance.pk is None):
+                absence = practitioner.absence(start, self.instance.end)
+                if absence:
+                    self.add_error("start", f"Not at this time: {absence}.")
         return cleaned_data
 
 
@@ -488,6 +498,7 @@ class AppointmentAdmin(ModelAdmin):
             obj.channel = Appointment.Channel.STAFF
             obj.created_by = request.user
             obj.book(by=request.user)
+            self.warn_if_outside_working_hours(request, [obj])
             return
         moved = {"start", "practitioner"} & set(form.changed_data)
         if not moved:
@@ -499,11 +510,24 @@ class AppointmentAdmin(ModelAdmin):
             setattr(stored, name, getattr(obj, name))
         stored.reschedule(obj.start, practitioner=obj.practitioner, by=request.user)
         obj.end, obj.sequence = stored.end, stored.sequence
+        self.warn_if_outside_working_hours(request, [obj])
+
+    def warn_if_outside_working_hours(self, request, appointments):
+        """Saved, but say so: a phone booking outside the hours may be agreed on purpose."""
+        for appointment in appointments:
+            practitioner = appointment.practitioner
+            if not practitioner.works(appointment.start, appointment.end):
+                self.message_user(
+                    request,
+                    f"{appointment.reference} is outside {practitioner.name}'s working "
+                    "hours: check that this was agreed.",
+                    messages.WARNING,
+                )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except (SlotTaken, TransitionNotAllowed) as error:
+        except (SlotTaken, PractitionerAway, TransitionNotAllowed) as error:
             # Someone else took the time between the check and the save: nothing was saved.
             self.message_user(
                 request,
@@ -535,21 +559,24 @@ class AppointmentAdmin(ModelAdmin):
     def change_statuses(self, request, queryset, status, note=""):
         """Move each appointment through the workflow; report what changed and what not."""
         changed, refused = [], []
-        for appointment in queryset.select_related("service").order_by("start", "pk"):
+        queryset = queryset.select_related("service", "practitioner").order_by("start", "pk")
+        for appointment in queryset:
             try:
                 appointment.change_status(status, by=request.user, note=note)
-            except (TransitionNotAllowed, SlotTaken) as error:
+            except (TransitionNotAllowed, SlotTaken, PractitionerAway) as error:
                 refused.append(str(error))
             else:
-                changed.append(appointment.reference)
+                changed.append(appointment)
         verb = WORKFLOW[status]["verb"]
         if changed:
             self.message_user(
                 request,
                 f"{len(changed)} appointment{'s' if len(changed) != 1 else ''} {verb}: "
-                f"{', '.join(changed)}.",
+                f"{', '.join(a.reference for a in changed)}.",
                 messages.SUCCESS,
             )
+            if status == Status.CONFIRMED:
+                self.warn_if_outside_working_hours(request, changed)
         if refused:
             self.message_user(
                 request,
@@ -844,6 +871,40 @@ class TimeOffInline(admin.TabularInline):
     extra = 0
 
 
+def warn_about_appointments_in(model_admin, request, appointments, what):
+    """Name the active appointments a new closure or time off covers: kept as they are,
+    for staff to move, decline or cancel (the patients are told when they do)."""
+    appointments = list(appointments.select_related("practitioner").order_by("start"))
+    if not appointments:
+        return
+    count = len(appointments)
+    model_admin.message_user(
+        request,
+        format_html(
+            "{} active appointment{} {} in this {}: {}. They are kept as they are: move, "
+            "decline or cancel them, and the patients are told.",
+            count,
+            "s" if count != 1 else "",
+            "fall" if count != 1 else "falls",
+            what,
+            format_html_join(
+                ", ",
+                '<a href="{}">{}</a> ({}, {})',
+                (
+                    (
+                        reverse("admin:booking_appointment_change", args=[a.pk]),
+                        a.reference,
+                        when(a.start),
+                        a.practitioner.name,
+                    )
+                    for a in appointments
+                ),
+            ),
+        ),
+        messages.WARNING,
+    )
+
+
 @admin.register(Practitioner)
 class PractitionerAdmin(ModelAdmin):
     list_display = ["name", "is_active", "user", "position"]
@@ -858,6 +919,20 @@ class PractitionerAdmin(ModelAdmin):
             kwargs["queryset"] = get_user_model().objects.filter(is_staff=True)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is TimeOff:
+            saved = formset.new_objects + [time_off for time_off, _ in formset.changed_objects]
+            for time_off in saved:
+                warn_about_appointments_in(
+                    self,
+                    request,
+                    Appointment.objects.active()
+                    .filter(practitioner_id=time_off.practitioner_id)
+                    .overlapping(time_off.start, time_off.end),
+                    "time off",
+                )
+
 
 @admin.register(ClinicClosure)
 class ClinicClosureAdmin(ModelAdmin):
@@ -865,6 +940,18 @@ class ClinicClosureAdmin(ModelAdmin):
     date_hierarchy = "start_date"
     ordering = ["-start_date"]
     search_fields = ["reason"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        tz = timezone.get_current_timezone()
+        opens = datetime.combine(obj.start_date, datetime.min.time(), tzinfo=tz)
+        reopens = datetime.combine(obj.end_date + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        warn_about_appointments_in(
+            self,
+            request,
+            Appointment.objects.active().overlapping(opens, reopens),
+            f"closure ({obj.reason})",
+        )
 
 
 @admin.register(Clinic)

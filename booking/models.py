@@ -229,6 +229,34 @@ class Practitioner(models.Model):
     def __str__(self):
         return self.name
 
+    def absence(self, start, end):
+        """Why this practitioner sees nobody in [start, end): the clinic is closed, or
+        they are away (their time off). An empty string when neither."""
+        first_day = timezone.localdate(start)
+        last_day = timezone.localdate(end - timedelta(microseconds=1))
+        closure = (
+            ClinicClosure.objects.filter(start_date__lte=last_day, end_date__gte=first_day)
+            .order_by("start_date")
+            .first()
+        )
+        if closure:
+            return f"the clinic is closed ({closure.reason})"
+        away = self.time_off.filter(start__lt=end, end__gt=start).order_by("start").first()
+        if away:
+            return f"{self.name} is away then ({away.reason or 'time off'})"
+        return ""
+
+    def works(self, start, end):
+        """Whether [start, end) lies within this practitioner's weekly working hours."""
+        local_start, local_end = timezone.localtime(start), timezone.localtime(end)
+        if local_end.date() != local_start.date():
+            return False
+        covered = local_start.time()  # the ranges, in order, must cover it without a gap
+        for row in self.working_hours.filter(weekday=local_start.weekday()).order_by("start_time"):
+            if row.start_time <= covered < row.end_time:
+                covered = row.end_time
+        return covered >= local_end.time()
+
 
 class WorkingHours(models.Model):
     class Weekday(models.IntegerChoices):
@@ -321,6 +349,10 @@ class SlotTaken(Exception):
 
 class TransitionNotAllowed(Exception):
     """The workflow does not allow this status change from the current status."""
+
+
+class PractitionerAway(Exception):
+    """The clinic is closed, or the practitioner away, at that time (Practitioner.absence)."""
 
 
 # The front desk's queue order: new requests ahead of everything else (indexed).
@@ -599,7 +631,8 @@ class Appointment(models.Model):
         return self
 
     def reschedule(self, start, *, practitioner=None, by=None, note=""):
-        """Move an active appointment; the overlap rule applies. Raises SlotTaken."""
+        """Move an active appointment; the overlap rule applies, and never onto a clinic
+        closure or the practitioner's time off. Raises SlotTaken or PractitionerAway."""
         if not self.is_active:
             raise TransitionNotAllowed(
                 f"A {self.get_status_display().lower()} appointment cannot be moved."
@@ -611,6 +644,9 @@ class Appointment(models.Model):
                 self.end = start.astimezone(UTC) + self.service.duration
                 if practitioner is not None:
                     self.practitioner = practitioner
+                absence = self.practitioner.absence(self.start, self.end)
+                if absence:
+                    raise PractitionerAway(f"Not at this time: {absence}.")
                 self.sequence = F("sequence") + 1
                 self._save_holding_slot()
                 self.refresh_from_db(fields=["sequence"])
@@ -640,7 +676,8 @@ class Appointment(models.Model):
         """The one way to move an appointment through its workflow.
 
         Records who, when, from, to and the note, and queues the emails it calls for.
-        Raises TransitionNotAllowed or SlotTaken.
+        Raises TransitionNotAllowed, or for a confirmation SlotTaken or PractitionerAway
+        (a closure or time off entered since the request was made).
         """
         status = self.Status(status)
         with transaction.atomic():
@@ -653,6 +690,13 @@ class Appointment(models.Model):
                 )
             if status == self.Status.CONFIRMED and self.conflicts().exists():
                 raise SlotTaken(f"{self.reference} now overlaps another appointment.")
+            absence = status == self.Status.CONFIRMED and self.practitioner.absence(
+                self.start, self.end
+            )
+            if absence:
+                raise PractitionerAway(
+                    f"{self.reference}: {absence}; move it to another time or decline it."
+                )
             from_status = self.status
             self.status = status
             self.save(update_fields=["status", "updated_at"])
