@@ -88,3 +88,67 @@ def test_public_page_fits_a_small_phone_and_loads_cleanly(
                 assert scroll_width_at(page, 320) <= 320, f"{name} scrolls sideways at 320 px"
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("name", ["book", "article"])
+def test_very_large_text_wraps_inside_a_phone_screen(phone_page, live_server, demo, name):
+    """With the browser's text at 200% (Chrome's "Very large"), every choice, day and topic
+    wraps inside the screen: no sideways scrolling, no word cut off at a box's edge."""
+    from django.db.models.functions import Length
+
+    from articles.models import Article
+
+    # The article with the longest topic name: its chip is the widest.
+    article = (
+        Article.objects.published().order_by(Length("topics__name").desc(nulls_last=True)).first()
+    )
+    path = {"book": reverse("booking:request"), "article": article.get_absolute_url()}[name]
+    page = phone_page
+    page.goto(live_server.url + path)
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    screenshot(page, f"{name}-very-large-text")
+    scroll_width, window_width = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= window_width
+    cut_off = page.evaluate(
+        """() => [...document.querySelectorAll('.choice, .day, .slot, .article-topics a')]
+          .filter(box => box.scrollWidth > box.clientWidth)
+          .map(box => box.textContent.replace(/\\s+/g, ' ').trim())"""
+    )
+    assert cut_off == []
+
+
+def test_very_large_text_wraps_the_times_offered_for_a_taken_one(
+    no_js_phone_page, live_server, demo, quick_hands
+):
+    """The nearest open times, each with its day, also wrap inside the screen."""
+    from datetime import datetime
+
+    from booking.models import Appointment, Concern, Practitioner, Service
+    from tests.e2e.test_booking_flows import fill_in_about_me
+
+    page = no_js_phone_page
+    page.goto(live_server.url + reverse("booking:request") + "?practitioner=maya-chen")
+    page.locator("label.slot").first.click()
+    fill_in_about_me(page)
+    # Someone else takes the time while this patient types.
+    Appointment(
+        service=Service.objects.active().first(),
+        practitioner=Practitioner.objects.get(slug="maya-chen"),
+        start=datetime.fromisoformat(page.locator("input[name=slot]:checked").input_value()),
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.com",
+        phone="+12125550199",
+        concern=Concern.SCIATICA,
+    ).book()
+    page.get_by_role("button", name="Send my request").click()
+    assert page.locator(".slot-grid-dated .slot").count() > 0
+
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    screenshot(page, "book-time-taken-very-large-text")
+    scroll_width, window_width = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= window_width
