@@ -75,10 +75,20 @@ def test_cancelling_asks_first(client, booked):
     assert booked.status == Appointment.Status.REQUESTED
 
 
-def test_opening_the_cancel_link_changes_nothing(client, booked):
-    client.get(cancel_url(booked))
+def test_the_request_page_links_to_the_cancel_page_without_a_form(client, booked):
+    # A link, not a form: Back and reload after cancelling never send a form again.
+    html = client.get(booked.get_absolute_url()).content.decode()
+    assert f'<a class="btn btn-outline-danger" href="{cancel_url(booked)}">' in html
+    assert "<form" not in html
+
+
+def test_opening_the_cancel_link_asks_and_changes_nothing(client, booked):
+    response = client.get(cancel_url(booked))
+    assert response.status_code == 200
+    assert "Yes, cancel my appointment" in response.content.decode()
     booked.refresh_from_db()
     assert booked.status == Appointment.Status.REQUESTED
+    assert booked.changes.count() == 1  # the request itself
 
 
 def test_confirming_cancels_and_frees_the_time_at_once(client, booked, service, monday):

@@ -68,7 +68,7 @@ def test_patient_reads_an_article_books_from_it_and_cancels_on_a_phone(
     assert appointment.source_article.get_absolute_url() in article_url
     assert timezone.localtime(appointment.start).strftime("%b %-d") in day_label
 
-    page.get_by_role("button", name="Cancel this appointment…").click()
+    page.get_by_role("link", name="Cancel this appointment…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Cancel your appointment?")
     screenshot(page, "request-cancel")
     assert axe_violations(page) == []
@@ -77,6 +77,14 @@ def test_patient_reads_an_article_books_from_it_and_cancels_on_a_phone(
     expect(page.locator(".request-summary")).to_contain_text("Cancelled")
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CANCELLED
+    # Back goes to pages the browser may simply load again: no form is sent twice, and
+    # no "Confirm form resubmission" error.
+    page.go_back()
+    expect(page.get_by_role("main")).to_contain_text("there is nothing to cancel")
+    page.go_back()
+    expect(page).to_have_url(REQUEST_PAGE)
+    expect(page.locator(".request-summary")).to_contain_text("Cancelled")
+    assert appointment.changes.filter(to_status="cancelled").count() == 1
     assert page.watch.problems == []
 
 

@@ -61,7 +61,7 @@ def booked(make_appointment, monday):
 
 def test_cancelling_from_another_site_is_refused(strict, booked):
     cancel = reverse("booking:request-cancel", args=[booked.token])
-    token = csrf_token(strict, booked.patient_url)
+    token = csrf_token(strict, cancel)
     data = {"confirm": "yes", "csrfmiddlewaretoken": token}
     assert strict.post(cancel, data, HTTP_ORIGIN=EVIL).status_code == 403
     booked.refresh_from_db()
