@@ -15,6 +15,10 @@
   var status = document.getElementById("times-status");
   var choiceLinks = document.querySelectorAll("a.choice[data-choice]");
   var pending = null;
+  // Where a day, and a page of days, lead to in the page (as in time_chooser.html): a
+  // link opened in a new tab lands on the next step, as without this script.
+  var TIMES = "#time-choice";
+  var DAYS = "#day-choice";
 
   function element(tag, className, text) {
     var node = document.createElement(tag);
@@ -31,7 +35,7 @@
     dayList.replaceChildren();
     data.days.forEach(function (day) {
       var link = element("a", "day" + (day.current ? " is-current" : ""));
-      link.href = day.url;
+      link.href = day.url + TIMES;
       link.rel = "nofollow";
       link.setAttribute("data-day", day.date);
       if (day.current) {
@@ -48,7 +52,7 @@
     [["earlier", data.earlier_url], ["later", data.later_url]].forEach(function (pair) {
       var link = chooser.querySelector('[data-direction="' + pair[0] + '"]');
       if (link) {
-        link.href = pair[1] || "#";
+        link.href = pair[1] ? pair[1] + DAYS : "#";
         link.hidden = !pair[1];
       }
     });
@@ -94,7 +98,10 @@
       var kind = link.getAttribute("data-choice");
       var value = link.getAttribute("data-value");
       var current = data[kind] === value;
-      link.href = data.choices[kind][value] || link.href;
+      var url = data.choices[kind][value];
+      if (url) {
+        link.href = url + link.hash; // The step it leads to stays the same.
+      }
       link.classList.toggle("is-current", current);
       if (current) {
         link.setAttribute("aria-current", "true");

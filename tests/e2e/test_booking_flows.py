@@ -106,6 +106,30 @@ def test_patient_books_without_javascript(no_js_phone_page, live_server, demo, q
     assert page.watch.problems == []
 
 
+def test_without_javascript_a_choice_brings_the_keyboard_to_the_next_step(
+    no_js_phone_page, live_server, demo
+):
+    """Without the script each choice loads the page again: the next Tab goes on from the
+    step after the choice, not from the top of the page, through the header and choices."""
+    page = no_js_phone_page
+    page.goto(live_server.url + "/book/")
+    service, practitioner = "a[data-choice=service]", "a[data-choice=practitioner]"
+    for link, step, next_control in [
+        (page.locator(service).nth(1), "#practitioner-choice", practitioner),
+        (page.locator(practitioner).nth(1), "#day-choice", "a.day"),
+        (page.locator("a.day").nth(1), "#time-choice", "input[name=slot]"),
+        (page.locator("a.day-page[data-direction=later]"), "#day-choice", "a.day"),
+    ]:
+        link.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(f"{step}$"))
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => document.activeElement.outerHTML.slice(0, 120)")
+        assert page.evaluate("s => document.activeElement.matches(s)", next_control), focused
+    expect(page.locator("a.day").first).to_be_focused()
+    assert page.watch.problems == []
+
+
 def tab_until(page, selector, *, presses=80):
     """Press Tab until a control matching selector has the focus; check each focus is seen."""
     for _ in range(presses):
@@ -246,6 +270,9 @@ def test_changing_treatment_or_practitioner_keeps_what_the_patient_typed(
     # The other choices still lead to pages that keep both (without the script, too).
     any_practitioner = page.get_by_role("link", name="Any practitioner")
     assert "service=phone-chat" in any_practitioner.get_attribute("href")
+    # ...and, like the page's own links, to the step that follows the choice.
+    assert any_practitioner.get_attribute("href").endswith("#day-choice")
+    assert page.locator("a.day").first.get_attribute("href").endswith("#time-choice")
 
     expect(page.get_by_label("First name")).to_have_value("Rosa")
     expect(page.get_by_label("Email address")).to_have_value("rosa@example.com")
