@@ -77,7 +77,7 @@ def test_cancelling_asks_first(client, booked):
 
 def test_the_request_page_links_to_the_cancel_page_without_a_form(client, booked):
     # A link, not a form: Back and reload after cancelling never send a form again.
-    html = client.get(booked.get_absolute_url()).content.decode()
+    html = client.get(booked.patient_url).content.decode()
     assert f'<a class="btn btn-outline-danger" href="{cancel_url(booked)}">' in html
     assert "<form" not in html
 
