@@ -15,7 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminRadioSelect
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.http import (
     Http404,
     HttpResponseNotAllowed,
@@ -138,6 +138,14 @@ class StatusNoteForm(forms.Form):
 class AppointmentForm(forms.ModelForm):
     """The change form: the overlap rule (the model's clean) is checked at the new time,
     and a new time never falls on a clinic closure or in the practitioner's time off."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # What is offered, and whatever this appointment already has.
+        for name, model in (("service", Service), ("practitioner", Practitioner)):
+            if name in self.fields:
+                current = getattr(self.instance, f"{name}_id", None)
+                self.fields[name].queryset = model.objects.filter(Q(is_active=True) | Q(pk=current))
 
     def clean(self):
         cleaned_data = super().clean()
@@ -853,16 +861,63 @@ def appointments_csv_response(queryset):
 # The clinic's set-up.
 
 
+class LastInOrder:
+    """A new row is proposed after the others: on the request form, the first service is
+    the one chosen for the patient, and a new one should not push it down unasked."""
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        highest = self.model.objects.aggregate(highest=Max("position"))["highest"]
+        initial.setdefault("position", 0 if highest is None else highest + 1)
+        return initial
+
+
 @admin.register(Service)
-class ServiceAdmin(ModelAdmin):
+class ServiceAdmin(LastInOrder, ModelAdmin):
     list_display = ["name", "duration_minutes", "price", "by_phone", "is_active", "position"]
     list_filter = ["is_active", "by_phone"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
 
 
+class WorkingHoursFormSet(forms.BaseInlineFormSet):
+    """One day's ranges may touch (9-12, 12-17) but not overlap: which one would hold?"""
+
+    def clean(self):
+        super().clean()
+        by_day = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if (
+                not data
+                or data.get("DELETE")
+                or not data.get("start_time")
+                or not data.get("end_time")
+            ):
+                continue
+            by_day.setdefault(data["weekday"], []).append((data["start_time"], data["end_time"]))
+        problems = []
+        for weekday, ranges in sorted(by_day.items()):
+            ranges.sort()
+            for (start, end), (next_start, next_end) in zip(ranges, ranges[1:], strict=False):
+                if next_start < end:
+                    problems.append(
+                        f"{WorkingHours.Weekday(weekday).label}: "
+                        f"{time_label(start)}–{time_label(end)} and "
+                        f"{time_label(next_start)}–{time_label(next_end)} overlap. Join them "
+                        "into one range, or make one end where the next begins."
+                    )
+        if problems:
+            raise forms.ValidationError(problems)
+
+
+def time_label(moment):
+    return formats.time_format(moment, "TIME_FORMAT")
+
+
 class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
+    formset = WorkingHoursFormSet
     extra = 1
 
 
@@ -906,7 +961,7 @@ def warn_about_appointments_in(model_admin, request, appointments, what):
 
 
 @admin.register(Practitioner)
-class PractitionerAdmin(ModelAdmin):
+class PractitionerAdmin(LastInOrder, ModelAdmin):
     list_display = ["name", "is_active", "user", "position"]
     list_filter = ["is_active"]
     list_select_related = ["user"]

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
@@ -58,23 +58,30 @@ class Clinic(models.Model):
     )
     map_url = models.URLField(blank=True, help_text="A link to the clinic on a map.")
     minimum_notice_hours = models.PositiveSmallIntegerField(
-        default=24, help_text="Patients can book online no sooner than this many hours ahead."
+        default=24,
+        validators=[MaxValueValidator(30 * 24)],
+        help_text="Patients can book online no sooner than this many hours ahead.",
     )
     booking_horizon_days = models.PositiveSmallIntegerField(
         default=60,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
         help_text="Patients can book online at most this many days ahead.",
     )
+    # Each divides an hour, so that every hour starts on the grid.
     slot_grid_minutes = models.PositiveSmallIntegerField(
+        "slot grid",
         default=15,
-        validators=[MinValueValidator(5), MaxValueValidator(120)],
-        help_text="Online appointments start on this grid, in minutes (15: 9:00, 9:15…).",
+        choices=[(m, f"Every {m} minutes") for m in (5, 10, 15, 20, 30, 60)],
+        help_text="Online appointments start on this grid (every 15 minutes: 9:00, 9:15…).",
     )
     buffer_minutes = models.PositiveSmallIntegerField(
-        default=0, help_text="Minutes kept free between two appointments of one practitioner."
+        default=0,
+        validators=[MaxValueValidator(4 * 60)],
+        help_text="Minutes kept free between two appointments of one practitioner.",
     )
     cancellation_notice_hours = models.PositiveSmallIntegerField(
         default=24,
+        validators=[MaxValueValidator(7 * 24)],
         help_text="Patients can cancel online until this many hours before; after that they call.",
     )
 
@@ -92,6 +99,16 @@ class Clinic(models.Model):
         self.pk = 1
         super().save(*args, **kwargs)
         cache.delete(self.CACHE_KEY)
+
+    def clean(self):
+        horizon_hours = (self.booking_horizon_days or 0) * 24
+        if self.minimum_notice_hours is not None and self.minimum_notice_hours >= horizon_hours:
+            raise ValidationError(
+                {
+                    "minimum_notice_hours": "The minimum notice must be shorter than the "
+                    "booking horizon, or no time could ever be booked online."
+                }
+            )
 
     @classmethod
     def load(cls):
@@ -162,7 +179,12 @@ class Service(models.Model):
         help_text="How long the practitioner is booked for.",
     )
     price = models.DecimalField(
-        max_digits=8, decimal_places=2, null=True, blank=True, help_text="Leave empty for free."
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Leave empty for free.",
     )
     is_active = models.BooleanField(
         "offered online", default=True, help_text="Untick to stop offering it on the request form."
@@ -200,6 +222,10 @@ class Service(models.Model):
 class PractitionerQuerySet(models.QuerySet):
     def active(self):
         return self.filter(is_active=True)
+
+    def working(self):
+        """Those with working hours: without any, they would be offered with no times."""
+        return self.filter(Exists(WorkingHours.objects.filter(practitioner=OuterRef("pk"))))
 
 
 class Practitioner(models.Model):

@@ -184,7 +184,7 @@ def _lists():
     key = f"booking:offered:{generations.current(generations.OFFERED)}"
     lists = cache.get(key)
     if lists is None:
-        lists = list(Service.objects.active()), list(Practitioner.objects.active())
+        lists = list(Service.objects.active()), list(Practitioner.objects.active().working())
         cache.set(key, lists, availability.CACHE_TIMEOUT)
     return lists
 

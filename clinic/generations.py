@@ -127,7 +127,7 @@ SOURCES = {
     "booking.Clinic": (CLINIC, PAGES, AVAILABILITY),
     "booking.Service": (PAGES, AVAILABILITY, OFFERED),
     "booking.Practitioner": (AVAILABILITY, OFFERED),
-    "booking.WorkingHours": (AVAILABILITY,),
+    "booking.WorkingHours": (AVAILABILITY, OFFERED),
     "booking.TimeOff": (AVAILABILITY,),
     "booking.ClinicClosure": (AVAILABILITY,),
     "booking.Appointment": (AVAILABILITY,),
