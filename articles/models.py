@@ -204,17 +204,22 @@ class Article(models.Model):
         return reverse("articles:detail", args=[self.slug])
 
     def clean(self):
+        errors = {}
+        # The clinic's date: a review done this evening in the clinic is already tomorrow in UTC.
+        if self.reviewed_on and self.reviewed_on > timezone.localdate():
+            errors["reviewed_on"] = (
+                "The review date cannot be in the future: give the day the article was reviewed."
+            )
         if self.status == self.Status.PUBLISHED:
             if self.publish_at is None:
                 # Published without a date means "now".
                 self.publish_at = timezone.now()
-            errors = {}
             if not self.reviewer_name:
                 errors["reviewer_name"] = "A published article needs its medical reviewer."
             if not self.reviewed_on:
                 errors["reviewed_on"] = "A published article needs the date it was reviewed."
-            if errors:
-                raise ValidationError(errors)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_published(self):
