@@ -208,6 +208,17 @@ def test_preview_of_a_scheduled_article_says_when_it_appears(editor_client, sche
     assert "This article is scheduled" in html
 
 
+def test_preview_of_an_article_scheduled_in_the_afternoon_ends_its_sentence_once(
+    editor_client, make_article
+):
+    # The date ends in "p.m.": a full stop after it would be the second.
+    afternoon = (timezone.localtime() + timedelta(days=7)).replace(hour=16, minute=2)
+    article = make_article(publish_at=afternoon)
+    html = editor_client.get(preview_url(article)).content.decode()
+    assert afternoon.strftime("%B %-d, %Y, 4:02 p.m.") in html
+    assert "p.m.." not in html
+
+
 def test_anonymous_visitor_is_sent_to_the_login_page_from_a_preview(client, draft):
     response = client.get(preview_url(draft))
     assert response.status_code == 302
