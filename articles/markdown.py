@@ -5,6 +5,7 @@ the page passes through nh3 (the Rust ammonia sanitiser) against the allow-list 
 script, an event handler, a `javascript:` or `data:` link or an embedded frame never does.
 """
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -115,8 +116,21 @@ class _ArticleHeadings(markdown.Extension):
         md.treeprocessors.register(_DemoteTitleHeadings(md), "demote_title_headings", 6)
 
 
-def _heading_id(value, separator):
-    return HEADING_ID_PREFIX + slugify(value, separator)
+def _heading_ids():
+    """Name each heading "section-" and its words, or its number when it has no Latin letter.
+
+    One function per article: it counts the headings. Markdown's table of contents makes
+    repeated ids unique (a "_1" suffix), and the contents link to the same id.
+    """
+    numbers = itertools.count(1)
+
+    def heading_id(value, separator):
+        number = next(numbers)
+        # The sanitiser keeps only ids whose words start and end with a letter or a digit.
+        words = slugify(value, separator).strip("_" + separator)
+        return f"{HEADING_ID_PREFIX}{words or number}"
+
+    return heading_id
 
 
 def _keep_safe_ids(tag, attribute, value):
@@ -148,7 +162,7 @@ def render(text):
     md = markdown.Markdown(
         extensions=["sane_lists", "tables", "fenced_code", "toc", _ArticleHeadings()],
         extension_configs={
-            "toc": {"slugify": _heading_id, "toc_depth": "2-3"},
+            "toc": {"slugify": _heading_ids(), "toc_depth": "2-3"},
             "tables": {"use_align_attribute": True},
         },
         output_format="html",

@@ -1,5 +1,6 @@
 """Markdown becomes HTML once, when an article is saved; a page view never parses it."""
 
+import re
 from unittest import mock
 
 from articles.markdown import render
@@ -13,6 +14,25 @@ def test_table_of_contents_lists_the_section_headings_with_working_links():
     assert '<a href="#section-safety">Safety</a>' in rendered.toc_html
     assert '<h2 id="section-how-it-may-work">' in rendered.body_html
     assert '<h3 id="section-nerves">' in rendered.body_html
+
+
+def test_headings_without_latin_letters_get_numbered_ids_the_contents_link_to():
+    rendered = render("## 针灸\n\ntext\n\n## Safety\n\ntext\n\n## 针灸\n\ntext\n\n## -- Note --\n")
+    assert '<h2 id="section-1">针灸</h2>' in rendered.body_html
+    assert '<h2 id="section-3">针灸</h2>' in rendered.body_html
+    assert '<h2 id="section-note">-- Note --</h2>' in rendered.body_html
+    assert '<a href="#section-1">针灸</a>' in rendered.toc_html
+    assert '<a href="#section-3">针灸</a>' in rendered.toc_html
+    assert '<a href="#section-note">-- Note --</a>' in rendered.toc_html
+
+
+def test_every_contents_link_points_at_one_heading_on_the_page():
+    rendered = render("## 1\n\n## 针灸\n\n## 2\n\n## Safety\n\n## Safety\n\n## ?\n\n## 针灸\n")
+    ids = re.findall(r'<h2 id="([^"]+)">', rendered.body_html)
+    links = re.findall(r'<a href="#([^"]+)">', rendered.toc_html)
+    assert len(ids) == 7
+    assert len(set(ids)) == 7
+    assert links == ids
 
 
 def test_article_with_one_heading_has_no_table_of_contents():
