@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Count, Max, Min, Q
-from django.urls import reverse
+from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils import timezone
 
 from booking.models import Concern
@@ -205,6 +205,11 @@ class Article(models.Model):
 
     def clean(self):
         errors = {}
+        if self.slug and not leads_to(self.slug, "articles:detail"):
+            errors["slug"] = (
+                f"{reverse('articles:detail', args=[self.slug])} is the address of another "
+                "page: choose another slug."
+            )
         # The clinic's date: a review done this evening in the clinic is already tomorrow in UTC.
         if self.reviewed_on and self.reviewed_on > timezone.localdate():
             errors["reviewed_on"] = (
@@ -259,6 +264,18 @@ def published_article_slugs():
         slugs = frozenset(Article.objects.published().values_list("slug", flat=True))
         cache.set(key, slugs, 300)
     return slugs
+
+
+def leads_to(slug, url_name):
+    """Whether the address `url_name` makes of `slug` opens that page, not another one.
+
+    /articles/feed/ is the feed: an article with the slug "feed" could never be reached.
+    """
+    try:
+        return resolve(reverse(url_name, args=[slug])).view_name == url_name
+    except (NoReverseMatch, Resolver404):
+        # Not a slug at all: the field's own validation says so.
+        return True
 
 
 def normalize_newlines(text):

@@ -175,6 +175,10 @@ BAD_FILES = {
     "unreviewed.md": (GOOD.replace("reviewer: Sam Example\n", ""), "reviewer: A published"),
     "concern.md": (GOOD.replace("concern: sciatica", "concern: headache"), "concern:"),
     "slug.md": (GOOD.replace("slug: sciatica-what-helps", "slug: not a slug!"), "slug:"),
+    "page-slug.md": (
+        GOOD.replace("slug: sciatica-what-helps", "slug: feed"),
+        "slug: /articles/feed/ is the address of another page",
+    ),
     "topics.md": (
         GOOD.replace("topics: [Understanding back pain, The evidence]", "topics: x"),
         "topics",

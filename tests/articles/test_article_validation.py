@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
+from articles.models import Article, Topic
 
 
 def add_article(client, **fields):
@@ -64,3 +64,34 @@ def test_today_is_the_clinics_date_not_the_servers(make_article, settings):
         with pytest.raises(ValidationError) as refused:
             article.full_clean()
     assert list(refused.value.message_dict) == ["reviewed_on"]
+
+
+# The address
+
+
+def test_admin_refuses_a_slug_whose_address_is_another_page(editor_client):
+    response = add_article(editor_client, slug="feed")
+    assert response.status_code == 200
+    assert field_errors(response, "slug") == [
+        "/articles/feed/ is the address of another page: choose another slug."
+    ]
+    assert not Article.objects.exists()
+
+
+def test_an_article_called_topic_is_accepted_and_reachable(editor_client):
+    # /articles/topic/ is no page of its own: topics live one level further down.
+    assert add_article(editor_client, slug="topic").status_code == 302
+    response = editor_client.get("/articles/topic/")
+    assert response.status_code == 200
+    assert response.context["article"].slug == "topic"
+
+
+@pytest.mark.parametrize("slug", ["feed", "topic"])
+def test_any_topic_slug_leads_to_its_topic(client, make_article, slug):
+    topic = Topic(name="Feeds", slug=slug)
+    topic.full_clean()
+    topic.save()
+    make_article(topics=[topic])
+    response = client.get(f"/articles/topic/{slug}/")
+    assert response.status_code == 200
+    assert response.context["topic"] == topic
