@@ -3,8 +3,13 @@
 Editors write Markdown; patients see HTML. Whoever wrote an article, the HTML that reaches
 the page passes through nh3 (the Rust ammonia sanitiser) against the allow-list below, so a
 script, an event handler, a `javascript:` or `data:` link or an embedded frame never does.
+
+Images are shown only from this site: the Content Security Policy would block any other, and
+loading one would tell another site who reads a health article. An image from elsewhere is
+left out, its description (alt text) kept as text.
 """
 
+import html
 import itertools
 import math
 import re
@@ -139,10 +144,33 @@ def _keep_safe_ids(tag, attribute, value):
     return value
 
 
-def sanitize(html, *, link_rel="noopener noreferrer"):
+# In nh3's output every attribute value is double-quoted, with any quote inside escaped.
+_IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+# Browsers drop tabs and newlines anywhere in a URL, and controls and spaces before it: a tab
+# can hide a second slash.
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+_URL_LEADING = "".join(chr(code) for code in range(0x21))
+
+
+def _is_on_this_site(src):
+    """A path on this site ("/static/..."), not "//other.example/..." nor a relative path."""
+    # A backslash is a slash to a browser: "/\other.example" is another site too.
+    url = _URL_IGNORED.sub("", src).lstrip(_URL_LEADING).replace("\\", "/")
+    return url.startswith("/") and not url.startswith("//")
+
+
+def _keep_local_image(match):
+    attributes = {name: html.unescape(value) for name, value in _ATTRIBUTE.findall(match[0])}
+    if _is_on_this_site(attributes.get("src", "")):
+        return match[0]
+    return html.escape(attributes.get("alt", ""), quote=False)
+
+
+def sanitize(text, *, link_rel="noopener noreferrer"):
     """HTML reduced to the allow-list: what may reach a patient's browser."""
-    return nh3.clean(
-        html,
+    cleaned = nh3.clean(
+        text,
         tags=ALLOWED_TAGS,
         clean_content_tags=REMOVED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
@@ -151,6 +179,7 @@ def sanitize(html, *, link_rel="noopener noreferrer"):
         link_rel=link_rel,
         strip_comments=True,
     )
+    return _IMG_TAG.sub(_keep_local_image, cleaned)
 
 
 def render(text):

@@ -141,7 +141,11 @@ class Article(models.Model):
         max_length=300,
         help_text="One or two sentences: shown in lists and to search engines.",
     )
-    body = models.TextField(help_text="Markdown. Use ## for section headings.")
+    body = models.TextField(
+        help_text="Markdown. Use ## for section headings. Images must be files on this site, "
+        "for example a static file: ![What it shows](/static/…). An image from another site is "
+        "left out (only its description is shown): it would tell that site who reads the article.",
+    )
     body_html = models.TextField(editable=False, blank=True)
     toc_html = models.TextField(editable=False, blank=True)
     reading_minutes = models.PositiveSmallIntegerField(editable=False, default=1)

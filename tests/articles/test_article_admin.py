@@ -72,6 +72,12 @@ def test_editor_can_change_an_article_with_its_references(editor_client, publish
     assert 'id="id_slug"' in response.content.decode()
 
 
+def test_body_field_says_images_must_be_files_on_this_site(editor_client):
+    html = editor_client.get(reverse("admin:articles_article_add")).content.decode()
+    assert "Images must be files on this site, for example a static file" in html
+    assert "An image from another site is left out" in html
+
+
 def test_editor_can_write_a_draft_in_the_admin(editor_client, topic):
     response = editor_client.post(
         reverse("admin:articles_article_add"),

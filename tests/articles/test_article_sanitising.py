@@ -163,3 +163,45 @@ def test_article_saved_with_a_script_stores_only_safe_html(make_article, client)
 def test_the_inspector_itself_spots_unsanitised_html(html):
     # Without this, a broken inspector would let every row of the table pass.
     assert problems_in(html) != []
+
+
+# Images: the Content Security Policy loads them from this site only, and an image from
+# another site would tell it who reads a health article. Those are left out, their
+# description kept.
+
+
+def test_an_image_on_this_site_is_shown():
+    html = render('![The treatment room](/static/images/room.jpg "Our room")').body_html
+    assert '<img alt="The treatment room" src="/static/images/room.jpg" title="Our room">' in html
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "![A needle](https://example.org/needle.jpg)",
+        "![A needle](http://example.org/needle.jpg)",
+        "![A needle](//example.org/needle.jpg)",
+        "![A needle](needle.jpg)",
+        '<img src="https://example.org/needle.jpg" alt="A needle">',
+        '<img src="/\\example.org/needle.jpg" alt="A needle">',
+        '<img src="/&#9;/example.org/needle.jpg" alt="A needle">',
+        '<img src=" //example.org/needle.jpg" alt="A needle">',
+        '<img src="data:image/png;base64,iVBORw0KGgo=" alt="A needle">',
+        '<img alt="A needle">',
+    ],
+)
+def test_an_image_from_elsewhere_is_left_out_and_its_description_kept(markdown):
+    html = render(f"Before {markdown} after").body_html
+    assert html == "<p>Before A needle after</p>"
+
+
+def test_the_description_of_a_left_out_image_stays_text():
+    html = render('![<script>alert(1)</script> & "more"](https://example.org/a.jpg)').body_html
+    assert "<img" not in html
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in html
+
+
+def test_a_linked_image_from_elsewhere_leaves_its_link_with_the_description():
+    html = render("[![NCCIH](https://nccih.example/logo.png)](https://nccih.example/)").body_html
+    assert html == '<p><a href="https://nccih.example/" rel="noopener noreferrer">NCCIH</a></p>'
