@@ -100,7 +100,7 @@ class WhenFilter(admin.SimpleListFilter):
             ("tomorrow", "Tomorrow"),
             ("this_week", "This week"),
             ("next_week", "Next week"),
-            ("upcoming", "Upcoming"),
+            ("upcoming", "Upcoming (requested or confirmed)"),
             ("past", "Past"),
         ]
 
@@ -119,7 +119,8 @@ class WhenFilter(admin.SimpleListFilter):
                 start__gte=schedule.local_midnight(first), start__lt=schedule.local_midnight(after)
             )
         if self.value() == "upcoming":
-            return queryset.filter(start__gte=timezone.now())
+            # Coming appointments: a cancelled or declined one is not coming.
+            return queryset.active().filter(start__gte=timezone.now())
         if self.value() == "past":
             return queryset.filter(start__lt=timezone.now())
         return queryset
@@ -318,7 +319,16 @@ class AppointmentAdmin(ModelAdmin):
         "cancel",
         "export_selected",
     ]
-    readonly_fields = ["reference", "channel", "received", "created_by", "ends", "from_article"]
+    readonly_fields = [
+        "reference",
+        "channel",
+        "received",
+        "created_by",
+        "ends",
+        "from_article",
+        "service_name",
+        "practitioner_name",
+    ]
 
     # Who sees what.
 
@@ -407,7 +417,24 @@ class AppointmentAdmin(ModelAdmin):
             results |= queryset.filter(phone__icontains=digits)  # uses the search index
         return results, may_have_duplicates
 
+    def get_ordering(self, request):
+        # A day, a week or what is coming reads in time order; the past, latest first. The
+        # list without a date is the front desk's queue: new requests first.
+        when = request.GET.get(WhenFilter.parameter_name)
+        if when == "past":
+            return ["-start"]
+        if when:
+            return ["start"]
+        return super().get_ordering(request)
+
     def changelist_view(self, request, extra_context=None):
+        if (
+            not request.GET
+            and self.has_view_permission(request)
+            and not self.sees_everyone(request)
+        ):
+            # A practitioner's list opens on their own coming appointments.
+            return redirect(f"{request.path}?{WhenFilter.parameter_name}=upcoming")
         extra_context = {
             "title": "Appointments",
             "schedule_url": reverse("admin:booking_appointment_schedule"),
@@ -441,15 +468,22 @@ class AppointmentAdmin(ModelAdmin):
                 ),
                 ("For staff", {"fields": ["staff_notes"]}),
             ]
+        movable = obj.is_active and self.has_change_permission(request, obj)
+        service = self.linked_if_allowed(request, "service", Service)
+        practitioner = (
+            "practitioner"
+            if movable
+            else self.linked_if_allowed(request, "practitioner", Practitioner)
+        )
         return [
             (None, {"fields": [("reference", "channel"), ("received", "created_by")]}),
             (
                 "Appointment",
                 {
-                    "fields": [("service", "practitioner"), ("start", "ends")],
+                    "fields": [(service, practitioner), ("start", "ends")],
                     "description": (
                         "To reschedule, change the start or the practitioner and save."
-                        if obj.is_active and self.has_change_permission(request, obj)
+                        if movable
                         else None
                     ),
                 },
@@ -466,6 +500,21 @@ class AppointmentAdmin(ModelAdmin):
             ),
             ("For staff", {"fields": ["staff_notes"]}),
         ]
+
+    def linked_if_allowed(self, request, name, model):
+        """The field (shown as a link to its page) if this user may open that page, else its
+        name as text: a practitioner has no access to the clinic's set-up."""
+        if self.admin_site.get_model_admin(model).has_view_permission(request):
+            return name
+        return f"{name}_name"
+
+    @admin.display(description="service")
+    def service_name(self, appointment):
+        return appointment.service.name
+
+    @admin.display(description="practitioner")
+    def practitioner_name(self, appointment):
+        return appointment.practitioner.name
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

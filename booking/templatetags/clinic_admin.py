@@ -28,6 +28,7 @@ def front_desk_summary(context):
     schedule = reverse("admin:booking_appointment_schedule")
     return {
         "show": True,
+        "decides": appointment_admin.has_change_permission(request),
         "awaiting": visible.awaiting_decision().count(),
         "awaiting_url": changelist + "?" + urlencode({"status__exact": "requested"}),
         "today_count": visible.active()

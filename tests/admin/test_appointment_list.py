@@ -157,3 +157,56 @@ def test_list_links_to_the_schedule_and_the_export(front_desk_client, db):
     html = front_desk_client.get(LIST, {"status__exact": "requested"}).text
     assert reverse("admin:booking_appointment_schedule") in html
     assert reverse("admin:booking_appointment_export") + "?status__exact=requested" in html
+
+
+# A practitioner opens the list for their own coming appointments.
+
+
+def test_a_practitioner_sees_their_coming_appointments_soonest_first(
+    practitioner_client, make_appointment, at, monday
+):
+    later = make_appointment(at(monday + timedelta(days=2), 9))
+    soon = make_appointment(at(monday, 14))
+    sooner = make_appointment(at(monday, 9))
+    cancelled = make_appointment(at(monday, 11))
+    cancelled.cancel()
+    past = make_appointment(at(monday, 16))
+    Appointment.objects.filter(pk=past.pk).update(
+        start=timezone.now() - timedelta(days=3), end=timezone.now() - timedelta(days=3, hours=-1)
+    )
+    response = practitioner_client.get(LIST, follow=True)
+    assert references_in(response) == [sooner.reference, soon.reference, later.reference]
+
+
+def test_the_front_desk_still_opens_the_queue_of_new_requests(front_desk_client, request_at):
+    first, second = request_at(9), request_at(11)
+    second.confirm()
+    response = front_desk_client.get(LIST)
+    assert response.status_code == 200
+    assert references_in(response) == [first.reference, second.reference]
+
+
+@pytest.mark.parametrize("choice", ["upcoming", "this_week"])
+def test_a_date_filter_lists_by_time(front_desk_client, request_at, choice, monday):
+    today = timezone.localdate()
+    day = today + timedelta(days=2) if choice == "this_week" else monday
+    if choice == "this_week" and day.isocalendar().week != today.isocalendar().week:
+        pytest.skip("no two days left in this week")
+    early, late = request_at(9, day=day), request_at(15, day=day)  # the newest first otherwise
+    assert references_in(front_desk_client.get(LIST, {"when": choice})) == [
+        early.reference,
+        late.reference,
+    ]
+
+
+def test_past_appointments_are_listed_latest_first(front_desk_client, request_at):
+    newer, older = request_at(9), request_at(11)  # the newest request first otherwise
+    for appointment, days in ((older, 5), (newer, 2)):
+        Appointment.objects.filter(pk=appointment.pk).update(
+            start=timezone.now() - timedelta(days=days),
+            end=timezone.now() - timedelta(days=days, hours=-1),
+        )
+    assert references_in(front_desk_client.get(LIST, {"when": "past"})) == [
+        newer.reference,
+        older.reference,
+    ]

@@ -122,7 +122,7 @@ def test_front_desk_has_no_access_to_clinic_settings_articles_or_accounts(
 
 def test_practitioner_sees_only_their_own_appointments(practitioner_client, maya_and_samuel):
     maya, samuel = maya_and_samuel
-    html = practitioner_client.get(LIST).text
+    html = practitioner_client.get(LIST, follow=True).text  # their coming appointments
     assert maya.reference in html
     assert samuel.reference not in html
     assert "Sam " not in html
@@ -191,7 +191,7 @@ def test_admin_home_counts_only_the_requests_a_practitioner_may_see(
     practitioner_client, front_desk_client, maya_and_samuel
 ):
     assert (
-        "1</strong> request awaiting a decision"
+        "1</strong> request awaiting the front desk's decision"
         in practitioner_client.get(reverse("admin:index")).text
     )
     home = front_desk_client.get(reverse("admin:index")).text
@@ -255,3 +255,20 @@ def test_view_on_site_never_hands_staff_a_patients_link(request, client_fixture,
         assert response.status_code == 404
         assert appointment.token not in response.get("Location", "")
         assert appointment.token not in response.text
+
+
+def test_a_practitioners_summary_does_not_ask_them_to_decide(practitioner_client, request_at):
+    request_at(9)
+    home = practitioner_client.get(reverse("admin:index")).text
+    assert "1</strong> request awaiting the front desk's decision" in home
+    assert "awaiting a decision" not in home
+
+
+def test_a_practitioners_appointment_page_links_nowhere_they_may_not_go(
+    practitioner_client, maya_and_samuel
+):
+    maya, _ = maya_and_samuel
+    html = practitioner_client.get(change_url(maya)).text
+    assert maya.service.name in html and maya.practitioner.name in html
+    for link in re.findall(r'href="(/admin/booking/(?:service|practitioner)/[^"]*)"', html):
+        assert practitioner_client.get(link).status_code == 200, link
