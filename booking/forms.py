@@ -376,7 +376,16 @@ class BookingForm(forms.Form):
                 "like +44 20 7946 0000.",
                 code="invalid",
             )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if number.extension:
+            # An office number's extension: without it the call reaches reception.
+            formatted += f" ext. {number.extension}"
+        if len(formatted) > Appointment._meta.get_field("phone").max_length:
+            raise forms.ValidationError(
+                "That extension is too long: please give a number we can call directly.",
+                code="invalid",
+            )
+        return formatted
 
     def clean_source_article(self):
         slug = self.cleaned_data["source_article"][:50]

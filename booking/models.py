@@ -583,7 +583,7 @@ class Appointment(models.Model):
     @property
     def phone_ending(self):
         """The last digits of the patient's phone: enough for them to know which it is."""
-        return self.phone[-4:]
+        return self.phone.split(" ext. ")[0][-4:]
 
     @property
     def patient_name(self):

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -190,8 +191,12 @@ def _lists():
 
 
 def _rate_limited(request, limit):
-    response = render(request, "booking/rate_limited.html", status=429)
-    response["Retry-After"] = str(limit.retry_after())
+    seconds = limit.retry_after()
+    minutes = -(-seconds // 60)
+    hours = -(-minutes // 60)
+    wait = f"{minutes} minute{pluralize(minutes)}" if minutes < 90 else f"{hours} hours"
+    response = render(request, "booking/rate_limited.html", {"wait": wait}, status=429)
+    response["Retry-After"] = str(seconds)
     return response
 
 

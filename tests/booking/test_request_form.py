@@ -203,13 +203,18 @@ def test_an_unpublished_article_is_not_recorded(client, book_url, request_data, 
         ("212.555.0123", "+12125550123"),
         ("+1 212 555 0123", "+12125550123"),
         ("+44 20 7946 0000", "+442079460000"),
+        # An office number's extension is kept: without it the call reaches reception.
+        ("(212) 555-0143 x12", "+12125550143 ext. 12"),
+        ("212-555-0143 ext. 4410", "+12125550143 ext. 4410"),
     ],
 )
 def test_phone_numbers_are_stored_in_international_format(
     client, book_url, request_data, typed, stored
 ):
     client.post(book_url, request_data(phone=typed))
-    assert Appointment.objects.get().phone == stored
+    appointment = Appointment.objects.get()
+    assert appointment.phone == stored
+    assert appointment.phone_ending == stored.split(" ")[0][-4:]  # said in phone chats' emails
 
 
 FIELD_ERRORS = [

@@ -75,9 +75,12 @@ def test_requests_from_one_address_are_limited(client, request_data, monday, set
     data = request_data(slot=local(monday, 15).isoformat(), email="p15@example.com")
     response = client.post(BOOK, data)
     assert response.status_code == 429
-    assert int(response["Retry-After"]) > 0
+    wait = int(response["Retry-After"])
+    assert wait > 0
     html = response.content.decode()
     assert "Please wait a little before sending another request" in html
+    minutes = -(-wait // 60)
+    assert f"You can send another in about {minutes} minute{'s' if minutes != 1 else ''}." in html
     assert "(212) 555-0100" in html
     assert Appointment.objects.count() == 3
     # Another address is not held back.
