@@ -82,6 +82,13 @@ def test_staff_hear_of_a_new_request_without_its_health_details(smtp, book):
         assert PATIENT not in body
 
 
+def test_staff_hear_which_article_a_request_came_from(smtp, book, published_article):
+    book(source_article=published_article)
+    message = smtp.only_message(To=STAFF)
+    for body in (text_of(message), html_of(message)):
+        assert "Booked from the article: Acupuncture for sciatica" in body
+
+
 def test_a_request_staff_enter_by_phone_does_not_notify_staff(
     smtp, service, practitioner, staff, django_capture_on_commit_callbacks
 ):
