@@ -440,6 +440,22 @@ class _Schedule:
         return min(free, key=lambda p: self._booked_per_day[p.pk, day])
 
 
+def weekly_opening_hours():
+    """When someone works, by weekday (0 is Monday): each day's ranges of every active
+    practitioner, joined where they overlap or touch. [(weekday, start, end)], in order."""
+    by_day = defaultdict(list)
+    rows = WorkingHours.objects.filter(practitioner__is_active=True).values_list(
+        "weekday", "start_time", "end_time"
+    )
+    for weekday, start, end in rows:
+        by_day[weekday].append((start, end))
+    return [
+        (weekday, start, end)
+        for weekday in sorted(by_day)
+        for start, end in _merge_times(by_day[weekday])
+    ]
+
+
 def _merge_times(ranges):
     """Working-hour ranges of one day, overlapping or touching ones joined."""
     merged = []

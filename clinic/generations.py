@@ -126,8 +126,9 @@ SOURCES = {
     "articles.Reference": (PAGES,),
     "booking.Clinic": (CLINIC, PAGES, AVAILABILITY),
     "booking.Service": (PAGES, AVAILABILITY, OFFERED),
-    "booking.Practitioner": (AVAILABILITY, OFFERED),
-    "booking.WorkingHours": (AVAILABILITY, OFFERED),
+    # Pages: the home page's structured data gives the hours practitioners work.
+    "booking.Practitioner": (PAGES, AVAILABILITY, OFFERED),
+    "booking.WorkingHours": (PAGES, AVAILABILITY, OFFERED),
     "booking.TimeOff": (AVAILABILITY,),
     "booking.ClinicClosure": (AVAILABILITY,),
     "booking.Appointment": (AVAILABILITY,),

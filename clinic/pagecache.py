@@ -14,7 +14,8 @@ What is never cached or served from the cache:
   session, that queued a message, or that say `private` or `no-store`.
 
 Freshness: saving, publishing, unpublishing or deleting an article, and any change to a
-topic, a reference, a service or the clinic's details, replaces the "pages" generation when
+topic, a reference, a service, a practitioner, working hours (the home page's structured
+data gives them) or the clinic's details, replaces the "pages" generation when
 its transaction commits (see clinic/generations.py for how every worker sees it at once).
 A scheduled article appears on time because no page is kept past the next scheduled publish
 date. Writes that bypass the ORM's signals (raw SQL, a bulk update outside the articles'

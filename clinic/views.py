@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from articles.models import Article
+from booking.availability import weekly_opening_hours
 from booking.models import Clinic, Concern, Service
 
 # The database is down, restarting or refusing connections: a passing state, not a bug.
@@ -32,6 +33,7 @@ def home(request):
             "latest_articles": Article.objects.published().for_listing()[:3],
             "services": Service.objects.active(),
             "concerns": Concern.choices,
+            "opening_hours": weekly_opening_hours(),
         },
     )
 

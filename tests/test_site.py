@@ -98,3 +98,49 @@ def test_stylesheets_come_from_our_own_static_files(client, clinic):
     html = client.get("/").content.decode()
     assert "bootstrap/css/bootstrap" in html
     assert "cdn" not in html.lower()
+
+
+def structured_clinic(html):
+    import json
+    import re
+
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    return next(d for d in map(json.loads, blocks) if d.get("@type") == "MedicalClinic")
+
+
+def test_opening_hours_in_structured_data_are_what_search_engines_read(client, practitioner):
+    """schema.org wants days and 24-hour times, not the footer's words ("Mon–Fri 9–5"):
+    the hours practitioners work, joined across them."""
+    from datetime import time
+
+    from booking.models import Practitioner, WorkingHours
+
+    other = Practitioner.objects.create(name="Samuel Okafor", slug="samuel")
+    WorkingHours.objects.create(
+        practitioner=other, weekday=0, start_time=time(16), end_time=time(19)
+    )
+    clinic = structured_clinic(client.get("/").content.decode())
+    assert "openingHours" not in clinic
+    hours = {
+        (spec["dayOfWeek"].rsplit("/", 1)[-1], spec["opens"], spec["closes"])
+        for spec in clinic["openingHoursSpecification"]
+    }
+    assert hours == {
+        ("Monday", "09:00", "19:00"),
+        *((day, "09:00", "17:00") for day in ("Tuesday", "Wednesday", "Thursday", "Friday")),
+        ("Saturday", "09:00", "13:00"),
+    }
+
+
+def test_new_working_hours_reach_the_cached_home_page_at_once(client, practitioner):
+    from datetime import time
+
+    from booking.models import WorkingHours
+
+    client.get("/")  # stored in the page cache
+    WorkingHours.objects.create(
+        practitioner=practitioner, weekday=6, start_time=time(10), end_time=time(14)
+    )
+    clinic = structured_clinic(client.get("/").content.decode())
+    days = {spec["dayOfWeek"].rsplit("/", 1)[-1] for spec in clinic["openingHoursSpecification"]}
+    assert "Sunday" in days

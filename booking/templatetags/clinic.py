@@ -21,9 +21,17 @@ def ld_json(data):
     )
 
 
+SCHEMA_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
 @register.simple_tag
-def clinic_structured_data(clinic, site_url):
-    """schema.org MedicalClinic for the clinic's details."""
+def clinic_structured_data(clinic, site_url, opening_hours=()):
+    """schema.org MedicalClinic for the clinic's details.
+
+    Opening hours as schema.org reads them (days and 24-hour times), from the weekly
+    hours practitioners work (availability.weekly_opening_hours): the footer's text is
+    for people, in the owner's words.
+    """
     data = {
         "@context": "https://schema.org",
         "@type": "MedicalClinic",
@@ -45,8 +53,14 @@ def clinic_structured_data(clinic, site_url):
         data["email"] = clinic.email
     if clinic.map_url:
         data["hasMap"] = clinic.map_url
-    if clinic.opening_hours_text:
-        data["openingHours"] = [
-            line.strip() for line in clinic.opening_hours_text.splitlines() if line.strip()
+    if opening_hours:
+        data["openingHoursSpecification"] = [
+            {
+                "@type": "OpeningHoursSpecification",
+                "dayOfWeek": f"https://schema.org/{SCHEMA_DAYS[weekday]}",
+                "opens": f"{opens:%H:%M}",
+                "closes": f"{closes:%H:%M}",
+            }
+            for weekday, opens, closes in opening_hours
         ]
     return ld_json(data)

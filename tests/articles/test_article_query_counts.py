@@ -71,8 +71,8 @@ PAGES = {
     "detail": (lambda topics: reverse("articles:detail", args=["bulk-0"]), 4),
     # the latest articles, their topics
     "feed": (lambda topics: reverse("articles:feed"), 2),
-    # the latest articles, their topics, the services
-    "home": (lambda topics: reverse("home"), 3),
+    # the latest articles, their topics, the services, the practitioners' weekly hours
+    "home": (lambda topics: reverse("home"), 4),
 }
 # A page about to be cached also asks when the next scheduled article appears.
 NEXT_PUBLICATION = 1
