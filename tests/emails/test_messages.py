@@ -133,6 +133,18 @@ def test_confirmation_carries_a_calendar_file_that_reads_back(smtp, book, after_
     assert appointment.reference in str(event["description"])
 
 
+def test_the_confirmation_links_to_the_clinic_on_a_map(smtp, book, after_commit, staff, clinic):
+    clinic.map_url = "https://maps.example.org/?q=1+Test+Road"
+    clinic.save()
+    appointment = book(next_monday_at(10))
+    after_commit(appointment.confirm, by=staff)
+    message = smtp.only_message(
+        To=PATIENT, Subject=f"Your appointment is confirmed ({appointment.reference}) · Test Clinic"
+    )
+    assert "Map: https://maps.example.org/?q=1+Test+Road" in text_of(message)
+    assert 'href="https://maps.example.org/?q=1+Test+Road"' in html_of(message)
+
+
 def test_rescheduling_sends_an_updated_calendar_file_with_the_same_uid(
     smtp, book, after_commit, staff
 ):
