@@ -333,3 +333,15 @@ def test_a_call_by_phone_is_never_described_as_a_visit(
     assert "will call you at the time above, on the number you gave us" in page
     assert "0187" not in page  # the patient's page shows no contact details
     assert "loose, comfortable clothing" not in page
+
+
+def test_a_cancelled_call_is_not_promised_on_the_patients_page(
+    book, after_commit, staff, short_service, client
+):
+    short_service.by_phone = True
+    short_service.save()
+    appointment = book(next_monday_at(10), service=short_service, phone="+12125550187")
+    after_commit(appointment.cancel, by=staff, note="Maya is ill.")
+    page = client.get(appointment.patient_url).content.decode()
+    assert "By phone" in page
+    assert "will call you" not in page
