@@ -90,10 +90,11 @@ def test_public_page_fits_a_small_phone_and_loads_cleanly(
             context.close()
 
 
-@pytest.mark.parametrize("name", ["book", "article"])
-def test_very_large_text_wraps_inside_a_phone_screen(phone_page, live_server, demo, name):
-    """With the browser's text at 200% (Chrome's "Very large"), every choice, day and topic
-    wraps inside the screen: no sideways scrolling, no word cut off at a box's edge."""
+@pytest.mark.parametrize(("name", "width"), [("book", 390), ("article", 390), ("home", 320)])
+def test_very_large_text_wraps_inside_the_screen(phone_page, live_server, demo, name, width):
+    """With the browser's text at 200% (Chrome's "Very large"), every choice, day and topic,
+    the page's buttons and the footer's address wrap inside the screen, down to the smallest
+    phone: no sideways scrolling, no word cut off at a box's edge."""
     from django.db.models.functions import Length
 
     from articles.models import Article
@@ -102,17 +103,22 @@ def test_very_large_text_wraps_inside_a_phone_screen(phone_page, live_server, de
     article = (
         Article.objects.published().order_by(Length("topics__name").desc(nulls_last=True)).first()
     )
-    path = {"book": reverse("booking:request"), "article": article.get_absolute_url()}[name]
+    path = {
+        "home": "/",
+        "book": reverse("booking:request"),
+        "article": article.get_absolute_url(),
+    }[name]
     page = phone_page
+    page.set_viewport_size({"width": width, "height": PHONE["height"]})
     page.goto(live_server.url + path)
     page.evaluate("document.documentElement.style.fontSize = '200%'")
     screenshot(page, f"{name}-very-large-text")
     scroll_width, window_width = page.evaluate(
         "[document.documentElement.scrollWidth, window.innerWidth]"
     )
-    assert scroll_width <= window_width
+    assert scroll_width <= window_width, f"{name} scrolls sideways at {width} px"
     cut_off = page.evaluate(
-        """() => [...document.querySelectorAll('.choice, .day, .slot, .article-topics a')]
+        """() => [...document.querySelectorAll('.choice, .day, .slot, .article-topics a, .btn')]
           .filter(box => box.scrollWidth > box.clientWidth)
           .map(box => box.textContent.replace(/\\s+/g, ' ').trim())"""
     )
