@@ -90,11 +90,13 @@ def test_public_page_fits_a_small_phone_and_loads_cleanly(
             context.close()
 
 
-@pytest.mark.parametrize(("name", "width"), [("book", 390), ("article", 390), ("home", 320)])
+@pytest.mark.parametrize(
+    ("name", "width"), [("book", 390), ("article", 390), ("home", 320), ("home", 768)]
+)
 def test_very_large_text_wraps_inside_the_screen(phone_page, live_server, demo, name, width):
     """With the browser's text at 200% (Chrome's "Very large"), every choice, day and topic,
-    the page's buttons and the footer's address wrap inside the screen, down to the smallest
-    phone: no sideways scrolling, no word cut off at a box's edge."""
+    the header, the page's buttons and the footer's address wrap inside the screen, from the
+    smallest phone to a tablet: no sideways scrolling, no word cut off at a box's edge."""
     from django.db.models.functions import Length
 
     from articles.models import Article
