@@ -165,8 +165,8 @@ class ArticleAdmin(ModelAdmin):
             self.message_user(
                 request,
                 format_html(
-                    "{} not published: a medical reviewer and a reviewed-on date are needed "
-                    "first ({}).",
+                    "{} not published: a medical reviewer and a reviewed-on date (today or "
+                    "earlier) are needed first ({}).",
                     ngettext("%d article", "%d articles", len(unreviewed)) % len(unreviewed),
                     titles,
                 ),

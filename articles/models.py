@@ -101,7 +101,7 @@ class ArticleQuerySet(models.QuerySet):
 
     def ready_to_publish(self):
         """Articles a medical reviewer has signed off: only these may be published."""
-        return self.exclude(reviewer_name="").filter(reviewed_on__isnull=False)
+        return self.exclude(reviewer_name="").filter(reviewed_on__lte=timezone.localdate())
 
     def publish(self):
         """Publish these drafts (reviewed ones only); a draft without a date appears now.

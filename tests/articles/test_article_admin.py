@@ -151,6 +151,21 @@ def test_publish_action_leaves_unreviewed_drafts_and_names_them(editor_client, m
     assert unreviewed.status == Article.Status.DRAFT
 
 
+def test_publish_action_leaves_a_draft_whose_review_date_is_still_to_come(
+    editor_client, make_article
+):
+    # Saved before future review dates were refused on the form.
+    early = make_article(
+        title="Reviewed tomorrow",
+        status=Article.Status.DRAFT,
+        reviewed_on=timezone.localdate() + timedelta(days=1),
+    )
+    response = run_action(editor_client, "publish", [early])
+    assert "1 article not published" in " ".join(messages_of(response))
+    early.refresh_from_db()
+    assert early.status == Article.Status.DRAFT
+
+
 def test_publishing_a_draft_with_a_future_date_schedules_it(editor_client, make_article):
     future = timezone.now() + timedelta(days=3)
     draft = make_article(status=Article.Status.DRAFT, publish_at=future)
