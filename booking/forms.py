@@ -305,6 +305,18 @@ class BookingForm(forms.Form):
                 }
             )
 
+    def typed(self):
+        """What was sent, as a new form's initial values: all but the time, the honeypot
+        and a token that is not ours (a new one is issued then)."""
+        kept = {
+            name: self.data.get(name)
+            for name in self.fields
+            if name not in ("slot", "website") and self.data.get(name) not in (None, "")
+        }
+        if self.submission_key is None:
+            kept.pop("form_token", None)
+        return kept
+
     def ensure_fresh_token(self):
         """Serve a new token when the posted one was missing or not ours."""
         if self.is_bound and self.submission_key is None:

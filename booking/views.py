@@ -190,6 +190,12 @@ def _lists():
     return lists
 
 
+def _choice(value):
+    """A choice button's "name=value" (service, practitioner or day), as a dict."""
+    name, _, chosen = value.partition("=")
+    return {name: chosen} if name in ("service", "practitioner", "day") else {}
+
+
 def _rate_limited(request, limit):
     seconds = limit.retry_after()
     minutes = -(-seconds // 60)
@@ -292,7 +298,16 @@ def _answer_sent_form(request, form):
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_consultation(request):
     services, practitioners = _lists()
-    if request.method == "POST":
+    choosing = request.method == "POST" and "choose" in request.POST
+    if choosing:
+        # A choice made on a form shown again, without JavaScript: the form comes back
+        # with what was typed, for the new choice's times; nothing is checked or booked.
+        sent = BookingForm(request.POST, services=services, practitioners=practitioners)
+        form = BookingForm(services=services, practitioners=practitioners, initial=sent.typed())
+        data = {**request.POST.dict(), **_choice(request.POST["choose"])}
+        day = _parse_day(data.get("day"))
+        keep = {"concern": data.get("concern", ""), "from": data.get("source_article", "")}
+    elif request.method == "POST":
         form = BookingForm(request.POST, services=services, practitioners=practitioners)
         answer = _answer_sent_form(request, form)
         if answer:
@@ -336,11 +351,16 @@ def request_consultation(request):
                 **({"form_token": FORM_TOKEN_STAND_IN} if blank_page_key else {}),
             },
         )
+    if choosing:
+        form.initial["service"] = chooser.service.slug if chooser.service else ""
+        form.initial["practitioner"] = chooser.practitioner.slug if chooser.practitioner else ""
     form.offer(chooser.times, chooser.day_label)
     context = {
         "form": form,
         "chooser": chooser,
         "summary_errors": _summary(form),
+        # Shown again: choices must send the form back, not load a blank one.
+        "keeps_typed": request.method == "POST",
     }
     if not blank_page_key:
         return render(request, "booking/request_form.html", context)

@@ -10,6 +10,11 @@
   if (!chooser || !form || !timeList || !window.fetch) {
     return;
   }
+  // A form shown again offers its choices as buttons that send it back with what was
+  // typed (time_chooser.html): they work as they are.
+  if (document.querySelector('button[name="choose"]')) {
+    return;
+  }
   var timesUrl = chooser.getAttribute("data-times-url");
   var dayList = chooser.querySelector(".day-list");
   var status = document.getElementById("times-status");

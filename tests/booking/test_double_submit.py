@@ -1,5 +1,8 @@
 """A double click or a resubmitted form books once."""
 
+import re
+from datetime import timedelta
+
 from booking.models import Appointment
 from tests.booking.conftest import local, page
 
@@ -165,3 +168,57 @@ def test_after_cancelling_the_same_browser_can_request_again(
     again = sent_again_after_back(client, monday, seconds_pass)
     assert again.status_code == 200
     assert Appointment.objects.active().count() == 1
+
+
+# Without JavaScript, a form shown again (a mistake, a time just taken) offers its
+# treatments, practitioners and days as buttons that send it back with what was typed:
+# links would load a blank form.
+
+
+def test_choosing_another_day_after_a_mistake_keeps_what_was_typed(
+    client, service, practitioner, monday, seconds_pass
+):
+    data = filled_in(client, monday, seconds_pass)
+    mistaken = client.post(BOOK, dict(data, email="ada@"))
+    assert mistaken.status_code == 200
+    day_buttons = re.findall(r'<button[^>]*name="choose" value="day=([0-9-]+)"', mistaken.text)
+    tuesday = (monday + timedelta(days=1)).isoformat()
+    assert tuesday in day_buttons
+    again = client.post(BOOK, dict(data, email="ada@", choose=f"day={tuesday}"))
+    assert again.status_code == 200
+    shown = page(again)
+    assert shown.fields["first_name"] == "Ada"
+    assert shown.fields["email"] == "ada@"
+    assert shown.fields["consent"] == "on"
+    assert shown.fields["form_token"] == data["form_token"]  # still the form first served
+    assert "slot" not in shown.fields  # a time of the new day is to be chosen
+    assert all(v.startswith(tuesday) for v in shown.options["slot"])
+    assert "invalid-feedback" not in again.text  # nothing was sent to be checked
+    assert not Appointment.objects.exists()
+
+
+def test_choosing_another_practitioner_after_a_taken_time_keeps_what_was_typed(
+    client, service, practitioner, other_practitioner, monday, seconds_pass
+):
+    data = filled_in(client, monday, seconds_pass)
+    choice = f"practitioner={other_practitioner.slug}"
+    shown = page(client.post(BOOK, dict(data, choose=choice)))
+    assert shown.fields["last_name"] == "Lovelace"
+    assert shown.fields["practitioner"] == other_practitioner.slug
+    assert not Appointment.objects.exists()
+
+
+def test_a_made_up_choice_is_shown_as_the_form_again(
+    client, service, practitioner, monday, seconds_pass
+):
+    data = filled_in(client, monday, seconds_pass)
+    response = client.post(BOOK, dict(data, choose="website=http://spam.example"))
+    assert response.status_code == 200
+    assert not Appointment.objects.exists()
+    assert "spam.example" not in response.text
+
+
+def test_a_blank_form_offers_links_not_buttons(client, service, practitioner):
+    html = client.get(BOOK).text
+    assert 'name="choose"' not in html
+    assert 'class="day' in html

@@ -106,6 +106,34 @@ def test_patient_books_without_javascript(no_js_phone_page, live_server, demo, q
     assert page.watch.problems == []
 
 
+def test_without_javascript_another_day_after_a_mistake_keeps_what_was_typed(
+    no_js_phone_page, live_server, demo, quick_hands
+):
+    page = no_js_phone_page
+    page.goto(live_server.url + "/book/")
+    page.locator("label.slot").first.click()
+    fill_in_about_me(page)
+    page.get_by_label("Email address").fill("rosa@")
+    page.get_by_role("button", name="Send my request").click()
+    expect(page.locator("#id_email")).to_have_attribute("aria-invalid", "true")
+    # Another day: a button sending the form back, not a link to a blank one.
+    page.locator(".day-list button.day").nth(1).click()
+    page.wait_for_url(re.compile("#time-choice$"))
+    expect(page.locator(".day-list button.day").nth(1)).to_have_attribute("aria-current", "date")
+    expect(page.get_by_label("First name")).to_have_value("Rosa")
+    expect(page.get_by_label(CONSENT)).to_be_checked()
+    expect(page.locator(".invalid-feedback")).to_have_count(0)
+    assert scroll_width_at(page, 320) <= 320
+    screenshot(page, "another-day-after-a-mistake-no-js")
+    page.locator("label.slot").first.click()
+    page.get_by_label("Email address").fill("rosa@example.com")
+    page.get_by_role("button", name="Send my request").click()
+    expect(page).to_have_url(REQUEST_PAGE)
+    booked = Appointment.objects.get()
+    assert (booked.first_name, booked.email) == ("Rosa", "rosa@example.com")
+    assert page.watch.problems == []
+
+
 def test_without_javascript_a_choice_brings_the_keyboard_to_the_next_step(
     no_js_phone_page, live_server, demo
 ):
