@@ -616,7 +616,11 @@ class AppointmentAdmin(ModelAdmin):
     def change_statuses(self, request, queryset, status, note=""):
         """Move each appointment through the workflow; report what changed and what not."""
         changed, refused = [], []
-        queryset = queryset.select_related("service", "practitioner").order_by("start", "pk")
+        queryset = (
+            queryset.select_related("service", "practitioner")
+            .prefetch_related("practitioner__working_hours")  # for the working-hours warning
+            .order_by("start", "pk")
+        )
         for appointment in queryset:
             try:
                 appointment.change_status(status, by=request.user, note=note)

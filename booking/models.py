@@ -278,9 +278,15 @@ class Practitioner(models.Model):
         if local_end.date() != local_start.date():
             return False
         covered = local_start.time()  # the ranges, in order, must cover it without a gap
-        for row in self.working_hours.filter(weekday=local_start.weekday()).order_by("start_time"):
-            if row.start_time <= covered < row.end_time:
-                covered = row.end_time
+        # all(): a caller checking many appointments prefetches the hours once.
+        ranges = sorted(
+            (row.start_time, row.end_time)
+            for row in self.working_hours.all()
+            if row.weekday == local_start.weekday()
+        )
+        for start_time, end_time in ranges:
+            if start_time <= covered < end_time:
+                covered = end_time
         return covered >= local_end.time()
 
 

@@ -303,7 +303,6 @@ def request_consultation(request):
         # A choice made on a form shown again, without JavaScript: the form comes back
         # with what was typed, for the new choice's times; nothing is checked or booked.
         sent = BookingForm(request.POST, services=services, practitioners=practitioners)
-        form = BookingForm(services=services, practitioners=practitioners, initial=sent.typed())
         data = {**request.POST.dict(), **_choice(request.POST["choose"])}
         day = _parse_day(data.get("day"))
         keep = {"concern": data.get("concern", ""), "from": data.get("source_article", "")}
@@ -339,21 +338,18 @@ def request_consultation(request):
         day=day,
         keep=keep,
     )
-    if request.method != "POST":
-        form = BookingForm(
-            services=services,
-            practitioners=practitioners,
-            initial={
-                "service": chooser.service.slug if chooser.service else "",
-                "practitioner": chooser.practitioner.slug if chooser.practitioner else "",
+    if request.method != "POST" or choosing:
+        if choosing:
+            initial = sent.typed()
+        else:
+            initial = {
                 "concern": keep["concern"],
                 "source_article": keep["from"],
                 **({"form_token": FORM_TOKEN_STAND_IN} if blank_page_key else {}),
-            },
-        )
-    if choosing:
-        form.initial["service"] = chooser.service.slug if chooser.service else ""
-        form.initial["practitioner"] = chooser.practitioner.slug if chooser.practitioner else ""
+            }
+        initial["service"] = chooser.service.slug if chooser.service else ""
+        initial["practitioner"] = chooser.practitioner.slug if chooser.practitioner else ""
+        form = BookingForm(services=services, practitioners=practitioners, initial=initial)
     form.offer(chooser.times, chooser.day_label)
     context = {
         "form": form,

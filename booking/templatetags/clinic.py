@@ -4,6 +4,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from booking.models import WorkingHours
+
 register = template.Library()
 
 # The characters that could end a <script> element or open a comment inside it.
@@ -19,9 +21,6 @@ def ld_json(data):
         '<script type="application/ld+json">{}</script>',
         mark_safe(payload),  # noqa: S308
     )
-
-
-SCHEMA_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 @register.simple_tag
@@ -57,7 +56,7 @@ def clinic_structured_data(clinic, site_url, opening_hours=()):
         data["openingHoursSpecification"] = [
             {
                 "@type": "OpeningHoursSpecification",
-                "dayOfWeek": f"https://schema.org/{SCHEMA_DAYS[weekday]}",
+                "dayOfWeek": f"https://schema.org/{WorkingHours.Weekday(weekday).label}",
                 "opens": f"{opens:%H:%M}",
                 "closes": f"{closes:%H:%M}",
             }
