@@ -65,6 +65,11 @@ SUBJECTS = {
     Kind.STAFF_NEW_REQUEST: "New request {reference} from {first_name}",
     Kind.STAFF_CANCELLED: "{first_name} cancelled {reference}",
 }
+# Until staff confirm it, what the patient asked for is a request, not an appointment.
+REQUEST_SUBJECTS = {
+    Kind.RESCHEDULED: "Your request has a new time ({reference})",
+    Kind.CANCELLED: "Your request is cancelled ({reference})",
+}
 
 
 # Which messages a change calls for
@@ -135,9 +140,9 @@ def compose(kind, appointment, *, change=None):
         "by_staff": by_staff,
         "was_confirmed": bool(change and change.from_status == Status.CONFIRMED),
     }
-    subject = SUBJECTS[kind].format(
-        reference=appointment.reference, first_name=context["first_name"]
-    )
+    confirmed = appointment.status == Status.CONFIRMED or context["was_confirmed"]
+    subject = SUBJECTS[kind] if confirmed else REQUEST_SUBJECTS.get(kind, SUBJECTS[kind])
+    subject = subject.format(reference=appointment.reference, first_name=context["first_name"])
     if clinic.name:
         subject = f"{subject} · {one_line(clinic.name)}"
     to_address = settings.CLINIC_NOTIFY_EMAIL if kind in STAFF_KINDS else appointment.email

@@ -600,6 +600,13 @@ class Appointment(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def patient_word(self):
+        """What its patient's pages call it: a request until staff confirm it."""
+        if self.status in (self.Status.CONFIRMED, self.Status.COMPLETED, self.Status.NO_SHOW):
+            return "appointment"
+        return "request"
+
+    @property
     def duration_minutes(self):
         """How long it is booked for: its service's length may have changed since."""
         return int((self.end - self.start).total_seconds() // 60)

@@ -27,7 +27,7 @@ def test_request_page_shows_what_the_patient_needs(client, booked, monday):
     assert f"{monday:%A, %B} {monday.day}, {monday.year}" in html
     assert "10:00 AM to 11:15 AM" in html  # clinic time, not UTC
     assert "What happens next" in html
-    assert "Cancel this appointment" in html
+    assert "Cancel this request…" in html  # not confirmed yet
 
 
 def test_request_page_shows_no_personal_data_beyond_the_first_name(client, booked):
@@ -70,9 +70,21 @@ def test_the_token_of_a_deleted_request_is_not_found(client, booked):
 def test_cancelling_asks_first(client, booked):
     response = client.post(cancel_url(booked))
     assert response.status_code == 200
-    assert "Yes, cancel my appointment" in response.content.decode()
+    page = response.content.decode()
+    # Not confirmed yet: the page calls it what the patient was told it is, a request.
+    assert "Cancel your request?" in page
+    assert "Yes, cancel my request" in page
+    assert "appointment" not in page.split("<h1")[1].split("</form>")[0]
     booked.refresh_from_db()
     assert booked.status == Appointment.Status.REQUESTED
+
+
+def test_cancelling_a_confirmed_appointment_calls_it_an_appointment(client, booked, admin_user):
+    booked.confirm(by=admin_user)
+    assert "Cancel this appointment…" in client.get(booked.patient_url).content.decode()
+    page = client.get(cancel_url(booked)).content.decode()
+    assert "Cancel your appointment?" in page
+    assert "Yes, cancel my appointment" in page
 
 
 def test_the_request_page_links_to_the_cancel_page_without_a_form(client, booked):
@@ -85,7 +97,7 @@ def test_the_request_page_links_to_the_cancel_page_without_a_form(client, booked
 def test_opening_the_cancel_link_asks_and_changes_nothing(client, booked):
     response = client.get(cancel_url(booked))
     assert response.status_code == 200
-    assert "Yes, cancel my appointment" in response.content.decode()
+    assert "Yes, cancel my request" in response.content.decode()
     booked.refresh_from_db()
     assert booked.status == Appointment.Status.REQUESTED
     assert booked.changes.count() == 1  # the request itself
@@ -108,7 +120,7 @@ def test_confirming_cancels_and_frees_the_time_at_once(client, booked, service, 
     assert "Your request is cancelled. We are emailing you to confirm it." in html  # once
     assert "This request was cancelled, and the time is free again." in html
     assert "What happens next" not in html
-    assert "Cancel this appointment" not in html
+    assert "Cancel this " not in html  # neither "request" nor "appointment"
     again = client.get(booked.patient_url).content.decode()
     assert "We are emailing you to confirm it." not in again
 
@@ -137,7 +149,7 @@ def test_inside_the_cancellation_notice_the_patient_is_asked_to_call(
     html = client.get(soon.patient_url).content.decode()
     assert "can no longer be cancelled online" in html
     assert clinic.phone in html
-    assert "Cancel this appointment" not in html
+    assert "Cancel this " not in html  # neither "request" nor "appointment"
     response = client.post(cancel_url(soon), {"confirm": "yes"})
     assert clinic.phone in response.content.decode()
     soon.refresh_from_db()
@@ -201,7 +213,7 @@ def test_a_request_whose_time_passed_unanswered_says_so(client, booked, clinic):
     assert "The time of this request has passed" in html
     assert "We hold this time for you" not in html
     assert "can no longer be cancelled online" not in html
-    assert "Cancel this appointment" not in html
+    assert "Cancel this " not in html  # neither "request" nor "appointment"
     assert "/book/?service=" in html  # another time, with the same treatment
     assert clinic.phone in html
 

@@ -68,11 +68,12 @@ def test_patient_reads_an_article_books_from_it_and_cancels_on_a_phone(
     assert appointment.source_article.get_absolute_url() in article_url
     assert timezone.localtime(appointment.start).strftime("%b %-d") in day_label
 
-    page.get_by_role("link", name="Cancel this appointment…").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel your appointment?")
+    # Not confirmed yet: a request, as the patient was told.
+    page.get_by_role("link", name="Cancel this request…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel your request?")
     screenshot(page, "request-cancel")
     assert axe_violations(page) == []
-    page.get_by_role("button", name="Yes, cancel my appointment").click()
+    page.get_by_role("button", name="Yes, cancel my request").click()
     expect(page).to_have_url(REQUEST_PAGE)
     expect(page.locator(".request-summary")).to_contain_text("Cancelled")
     appointment.refresh_from_db()

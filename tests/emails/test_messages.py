@@ -174,7 +174,7 @@ def test_moving_a_request_that_is_not_confirmed_yet_sends_no_calendar_file(
     appointment = book(next_monday_at(10))
     after_commit(appointment.reschedule, next_monday_at(14), by=staff)
     moved = smtp.only_message(
-        Subject=f"Your appointment has a new time ({appointment.reference}) · Test Clinic"
+        Subject=f"Your request has a new time ({appointment.reference}) · Test Clinic"
     )
     assert "still a request" in text_of(moved)
     assert not calendar_files(moved)
@@ -225,7 +225,7 @@ def test_staff_cancelling_tells_the_patient_with_their_note_and_no_staff_notice(
     appointment = book(next_monday_at(10))
     after_commit(appointment.cancel, by=staff, note="The clinic is closed that day.")
     message = smtp.only_message(
-        Subject=f"Your appointment is cancelled ({appointment.reference}) · Test Clinic"
+        Subject=f"Your request is cancelled ({appointment.reference}) · Test Clinic"
     )
     assert "we have had to cancel your request" in text_of(message)
     assert "The clinic is closed that day." in html_of(message)

@@ -43,8 +43,9 @@ def test_a_patient_who_cancels_through_their_link_is_told_and_so_are_staff(
     cancel = reverse("booking:request-cancel", args=[appointment.token])
     with django_capture_on_commit_callbacks(execute=True):
         client.post(cancel, {"confirm": "yes"})
+    # Never confirmed: a request, in the subject as in the body.
     patient = smtp.only_message(
-        Subject=f"Your appointment is cancelled ({appointment.reference}) · Test Clinic"
+        Subject=f"Your request is cancelled ({appointment.reference}) · Test Clinic"
     )
     text = patient.get_body(("plain",)).get_content()
     assert "As you asked, we have cancelled your request" in text
