@@ -5,7 +5,7 @@ Working hours are softer: a phone booking outside them may be agreed on purpose,
 is saved with a warning.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
@@ -184,3 +184,13 @@ def test_time_off_over_an_active_appointment_names_it_when_saved(
     html = response.text
     assert "1 active appointment falls in this time off" in html
     assert f'href="{change_url(appointment)}"' in html
+
+
+def test_the_closure_list_writes_its_days_as_the_admin_writes_its_times(front_desk_client):
+    """ "Thu, Dec 24, 2026", as the appointment list's "Thu, Dec 24, 2026, 9:00 AM"; not
+    Django's "Dec. 24, 2026", which leaves staff to work out the weekday."""
+    closed_on(date(2026, 12, 24), reason="Christmas Eve")
+    page = front_desk_client.get(reverse("admin:booking_clinicclosure_changelist"))
+    html = page.content.decode()
+    assert "Thu, Dec 24, 2026" in html
+    assert "Dec. 24, 2026" not in html

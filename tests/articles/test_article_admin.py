@@ -49,7 +49,7 @@ def test_changelist_shows_status_publish_date_topics_and_review(
     editor_client, published, draft, scheduled
 ):
     html = editor_client.get(CHANGELIST).content.decode()
-    for label in ["Published", "Draft", "Scheduled", "The evidence", "Jan. 5, 2026"]:
+    for label in ["Published", "Draft", "Scheduled", "The evidence", "Mon, Jan 5, 2026"]:
         assert label in html
     assert preview_url(draft) in html
 
