@@ -63,10 +63,14 @@ class PlainTextField(forms.CharField):
         return " ".join(value.split()).translate(INVISIBLE).strip()
 
 
-# A web or email address: a scheme, "www.", an @, or a dotted domain ("pills.example").
-# Initials and abbreviations ("J.R.", "St. John") are names. (Markup is only text: every
-# page and email escapes it.)
-ADDRESS_IN_NAME = re.compile(r"://|www\.|@|[\w-]{2,}\.[a-z]{2,}\b", re.IGNORECASE)
+# A web or email address: a scheme, "www.", an @, or a dotted domain, typed in lower case
+# as addresses are ("pills.example") or ending in a common top-level domain in any case
+# ("Pills.Com"). Initials, abbreviations and a capital after a dot ("J.R.", "St. John",
+# "St.John") are names. (Markup is only text: every page and email escapes it.)
+COMMON_TOP_LEVEL_DOMAINS = "com|net|org|info|biz|io|co|me|ly|ru|cn|xyz|top|shop|site|online|app"
+ADDRESS_IN_NAME = re.compile(
+    rf"(?i:://|www\.|@|[\w-]{{2,}}\.(?:{COMMON_TOP_LEVEL_DOMAINS})\b)|[\w-]{{2,}}\.[a-z]{{2,}}\b"
+)
 
 
 def validate_name(value):
