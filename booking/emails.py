@@ -21,6 +21,7 @@ import smtplib
 import threading
 from datetime import UTC, timedelta
 from email.utils import formataddr, parseaddr
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import mail
@@ -59,7 +60,7 @@ SUBJECTS = {
     Kind.REQUEST_RECEIVED: "We received your request {reference}",
     Kind.CONFIRMED: "Your appointment is confirmed ({reference})",
     Kind.RESCHEDULED: "Your appointment has a new time ({reference})",
-    Kind.DECLINED: "About your request {reference}",
+    Kind.DECLINED: "We cannot offer the time you asked for ({reference})",
     Kind.CANCELLED: "Your appointment is cancelled ({reference})",
     Kind.REMINDER: "Reminder: your appointment ({reference})",
     Kind.STAFF_NEW_REQUEST: "New request {reference} from {first_name}",
@@ -132,7 +133,14 @@ def compose(kind, appointment, *, change=None):
         "first_name": one_line(appointment.first_name),
         "when": local_time(appointment),
         "link": absolute_url(appointment.patient_url),
-        "book_link": absolute_url(reverse("booking:request")),
+        # Another time with the same treatment, as the patient's page offers it.
+        "book_link": absolute_url(
+            f"{reverse('booking:request')}?{urlencode({'service': appointment.service.slug})}"
+        ),
+        # Until when the patient may cancel online; after it, they call.
+        "cancel_by": local_moment(appointment.start - clinic.cancellation_notice),
+        "can_cancel_online": appointment.patient_can_cancel(),
+        "moved_from": local_moment(change.moved_from) if change and change.moved_from else None,
         "admin_link": _admin_link(appointment),
         # The note of a staff member's decline or cancellation is their message to the
         # patient; notes on other changes stay in the admin.
@@ -212,10 +220,18 @@ def local_time(appointment):
     end = timezone.localtime(appointment.end, zone)
     place = getattr(zone, "key", str(zone)).rsplit("/", 1)[-1].replace("_", " ")
     return {
-        "date": dateformat.format(start, "l, F j, Y"),
-        "start": dateformat.format(start, "g:i A"),
+        **local_moment(start),
         "time": f"{dateformat.format(start, 'g:i A')} to {dateformat.format(end, 'g:i A')}",
         "zone": f"{place} time, {start.tzname()}",
+    }
+
+
+def local_moment(moment):
+    """A moment's date and time of day in the clinic's zone, as the emails write them."""
+    moment = timezone.localtime(moment, timezone.get_default_timezone())
+    return {
+        "date": dateformat.format(moment, "l, F j, Y"),
+        "start": dateformat.format(moment, "g:i A"),
     }
 
 

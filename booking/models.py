@@ -705,6 +705,7 @@ class Appointment(models.Model):
             changed_by=by,
             note=note or f"Moved from {when}.",
             is_reschedule=True,
+            moved_from=old_start,
         )
         _notify(self, change)
 
@@ -791,6 +792,8 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=20, choices=Appointment.Status, blank=True)
     to_status = models.CharField(max_length=20, choices=Appointment.Status)
     is_reschedule = models.BooleanField(default=False)
+    # The time a move started from, which the patient's email names.
+    moved_from = models.DateTimeField(null=True, blank=True, editable=False)
     changed_at = models.DateTimeField(default=timezone.now)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

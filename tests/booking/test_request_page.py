@@ -81,7 +81,9 @@ def test_cancelling_asks_first(client, booked):
 
 def test_cancelling_a_confirmed_appointment_calls_it_an_appointment(client, booked, admin_user):
     booked.confirm(by=admin_user)
-    assert "Cancel this appointment…" in client.get(booked.patient_url).content.decode()
+    detail = client.get(booked.patient_url).content.decode()
+    assert "<h1>Your appointment</h1>" in detail
+    assert "Cancel this appointment…" in detail
     page = client.get(cancel_url(booked)).content.decode()
     assert "Cancel your appointment?" in page
     assert "Yes, cancel my appointment" in page

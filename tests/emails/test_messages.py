@@ -116,7 +116,7 @@ def test_confirmation_carries_a_calendar_file_that_reads_back(smtp, book, after_
     for body in (text_of(message), html_of(message)):
         assert "Your appointment is confirmed" in body
         assert "10:00 AM to 11:15 AM" in body
-        assert "24 hours before" in body
+        assert "you can cancel online until" in body
         assert "https://clinic.test/book/request/" in body
         # A note on a confirmation is for staff, not the patient.
         assert "Internal" not in body
@@ -185,10 +185,12 @@ def test_a_declined_request_carries_the_staff_note(smtp, book, after_commit, sta
     after_commit(
         appointment.decline, by=staff, note="Maya is away that week.\nTuesday 9:00 is free."
     )
-    message = smtp.only_message(Subject=f"About your request {appointment.reference} · Test Clinic")
+    message = smtp.only_message(
+        Subject=f"We cannot offer the time you asked for ({appointment.reference}) · Test Clinic"
+    )
     assert message["To"] == PATIENT
     text, html = text_of(message), html_of(message)
-    assert "cannot offer you the time" in text
+    assert "we cannot see you on" in text
     assert "Maya is away that week.\nTuesday 9:00 is free." in text
     assert "Maya is away that week.<br>Tuesday 9:00 is free." in html
     for body in (text, html):

@@ -223,7 +223,7 @@ def test_a_staff_note_is_text_in_the_history_and_the_patients_email(
     change = admin_client.get(reverse("admin:booking_appointment_change", args=[attack.pk]))
     assert_inert(change.text, "history")
     assert "&lt;/textarea&gt;&lt;script&gt;alert(&#x27;message&#x27;)" in change.text
-    declined = next(m for m in mail.outbox if "About your request" in m.subject)
+    declined = next(m for m in mail.outbox if "cannot offer the time" in m.subject)
     html = next(body for body, kind in declined.alternatives if kind == "text/html")
     assert_inert(html, "declined email")
     assert MESSAGE in declined.body
