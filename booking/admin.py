@@ -1151,7 +1151,7 @@ class OutgoingEmailAdmin(ModelAdmin):
     list_select_related = ["appointment"]
     search_fields = ["appointment__reference", "to_address"]
     search_help_text = "Appointment reference or email address."
-    actions = ["resend_selected"]
+    actions = ["resend_selected", "do_not_send_again"]
     fields = [
         "appointment_link",
         "kind",
@@ -1253,6 +1253,33 @@ class OutgoingEmailAdmin(ModelAdmin):
     @admin.action(description="Send selected emails again", permissions=["resend"])
     def resend_selected(self, request, queryset):
         self.resend(request, queryset)
+
+    @admin.action(
+        description="Close interrupted emails: do not send them again", permissions=["resend"]
+    )
+    def do_not_send_again(self, request, queryset):
+        """For an interrupted email the patient got after all, or no longer needs."""
+        closed = skipped = 0
+        for email in queryset:
+            why = f"closed by {request.user.get_username()}, who chose not to send it again."
+            if emails.is_stuck(email) and emails.close_interrupted(email, why):
+                closed += 1
+            else:
+                skipped += 1
+        if closed:
+            self.message_user(
+                request,
+                f"{closed} email{'s' if closed != 1 else ''} closed: "
+                f"{'it' if closed == 1 else 'they'} will not be sent again.",
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} email{'s' if skipped != 1 else ''} skipped: only an email "
+                "interrupted while being sent can be closed.",
+                messages.WARNING,
+            )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "_resend" in request.POST and object_id:

@@ -602,6 +602,35 @@ def _resend_refusal(email):
     return ""
 
 
+def settle_outgrown_stuck():
+    """Close the interrupted rows that nobody may send again (they no longer hold), so
+    that operators are not told about them on every run. Returns how many."""
+    settled = 0
+    for email, refusal in resend_refusals(stuck()):
+        if refusal and refusal != BEING_SENT:
+            settled += close_interrupted(email, f"not sent again: {refusal}")
+    return settled
+
+
+def close_interrupted(email, why):
+    """Give up an interrupted row for good; it keeps its history, never goes out again.
+
+    Only while it is still the interruption read: a row that someone sent again meanwhile
+    is left alone. Returns whether it was closed.
+    """
+    fields = {
+        "status": OutgoingEmail.Status.FAILED,
+        "last_error": f"Interrupted while being sent; {why}"[:1000],
+    }
+    closed = OutgoingEmail.objects.filter(
+        pk=email.pk, status=OutgoingEmail.Status.SENDING, claimed_at=email.claimed_at
+    ).update(**fields)
+    if closed:
+        for name, value in fields.items():
+            setattr(email, name, value)
+    return bool(closed)
+
+
 def resend(email):
     """Queue a message to be sent again, due now; returns the row to send.
 

@@ -251,3 +251,34 @@ def test_whether_each_email_may_go_again_is_read_in_one_query(
         *[("request_received", confirmed_now)] * 3,
         *[("staff_new_request", confirmed_now)] * 3,
     ]
+
+
+def test_staff_who_find_an_interrupted_email_arrived_can_say_so(smtp, book, front_desk_client):
+    """The patient confirms on the phone that it came: staff close it, and cron stops
+    asking about it. Only an interrupted email can be closed this way."""
+    book(next_monday_at(10))
+    interrupted = OutgoingEmail.objects.get(kind="request_received")
+    waiting = OutgoingEmail.objects.get(kind="staff_new_request")
+    OutgoingEmail.objects.filter(pk=interrupted.pk).update(
+        status="sending", claimed_at=timezone.now() - timedelta(hours=2)
+    )
+    response = front_desk_client.post(
+        reverse(OUTBOX),
+        {
+            "action": "do_not_send_again",
+            "index": "0",
+            "_selected_action": [str(interrupted.pk), str(waiting.pk)],
+        },
+    )
+    assert messages_after(response) == [
+        "1 email closed: it will not be sent again.",
+        "1 email skipped: only an email interrupted while being sent can be closed.",
+    ]
+    interrupted.refresh_from_db()
+    assert interrupted.status == "failed"
+    assert interrupted.last_error == (
+        "Interrupted while being sent; closed by frontdesk, who chose not to send it again."
+    )
+    assert not emails.stuck().exists()
+    waiting.refresh_from_db()
+    assert waiting.status == "sent"

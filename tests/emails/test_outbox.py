@@ -263,3 +263,25 @@ def test_a_message_the_appointment_has_outgrown_is_not_sent_late(smtp_down, book
     assert {(email.status, email.last_error) for email in outgrown} == {
         ("failed", "Not sent: the appointment is cancelled now.")
     }
+
+
+def test_an_interrupted_message_that_no_longer_holds_is_settled_not_reported_forever(
+    smtp, book, after_commit, staff
+):
+    """Nobody would send it again (staff may not): the operator's cron is not told about it
+    every minute for ever; the row says why it stopped."""
+    appointment = book(next_monday_at(10))
+    after_commit(appointment.confirm, by=staff)
+    confirmation = OutgoingEmail.objects.filter(kind="confirmed")
+    confirmation.update(status=Status.SENDING, claimed_at=timezone.now() - timedelta(hours=1))
+    after_commit(appointment.cancel, by=staff)
+    _, err = run_command("send_pending_emails")
+    assert err == ""
+    settled = confirmation.get()
+    assert settled.status == "failed"
+    assert settled.last_error == (
+        "Interrupted while being sent; not sent again: the appointment is cancelled now."
+    )
+    assert not emails.stuck().exists()
+    _, err = run_command("send_pending_emails")
+    assert err == ""

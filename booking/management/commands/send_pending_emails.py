@@ -34,11 +34,13 @@ class Command(BaseCommand):
                 f"Sent {counts['sent']}, will retry {counts['retrying']}, "
                 f"gave up on {counts['failed']}."
             )
+        emails.settle_outgrown_stuck()
         stuck = emails.stuck().count()
         if stuck:
             # On stderr, so that cron mails it to the operator.
             self.stderr.write(
                 f"{stuck} email(s) were interrupted while being sent and may or may not have "
                 "gone out. They are not sent again automatically: check them in the admin "
-                "(Outgoing emails, status “Being sent”) and resend them if needed."
+                "(Outgoing emails, filter “Needs attention”) and send them again, or close "
+                "them if they are not needed."
             )
