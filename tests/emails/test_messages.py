@@ -105,6 +105,10 @@ def test_a_request_staff_enter_by_phone_does_not_notify_staff(
             created_by=staff,
         ).book(by=staff)
     assert [m["To"] for m in smtp.messages] == [PATIENT]
+    # The patient spoke to the front desk: the email does not thank them for a form.
+    for body in (text_of(smtp.messages[0]), html_of(smtp.messages[0])):
+        assert "As agreed with our front desk, we have noted your request" in body
+        assert "we have received your request for a consultation" not in body
 
 
 def test_confirmation_carries_a_calendar_file_that_reads_back(smtp, book, after_commit, staff):
