@@ -138,7 +138,7 @@ def compose(kind, appointment, *, change=None):
             f"{reverse('booking:request')}?{urlencode({'service': appointment.service.slug})}"
         ),
         # Until when the patient may cancel online; after it, they call.
-        "cancel_by": local_moment(appointment.start - clinic.cancellation_notice),
+        "cancel_by": local_moment(appointment.patient_cancel_deadline()),
         "can_cancel_online": appointment.patient_can_cancel(),
         "moved_from": local_moment(change.moved_from) if change and change.moved_from else None,
         "admin_link": _admin_link(appointment),

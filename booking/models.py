@@ -772,10 +772,13 @@ class Appointment(models.Model):
         )
         return change.note.strip() if change else ""
 
+    def patient_cancel_deadline(self):
+        """The last moment its patient may cancel online: the clinic's notice before it."""
+        return self.start - Clinic.load().cancellation_notice
+
     def patient_can_cancel(self, now=None):
         """Patients may cancel online until the clinic's cancellation notice."""
-        now = now or timezone.now()
-        return self.is_active and self.start - now >= Clinic.load().cancellation_notice
+        return self.is_active and (now or timezone.now()) <= self.patient_cancel_deadline()
 
 
 def _notify(appointment, change):

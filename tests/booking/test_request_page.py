@@ -28,6 +28,9 @@ def test_request_page_shows_what_the_patient_needs(client, booked, monday):
     assert "10:00 AM to 11:15 AM" in html  # clinic time, not UTC
     assert "What happens next" in html
     assert "Cancel this request…" in html  # not confirmed yet
+    # Until when, as the emails say it (the clinic's notice is 24 real hours).
+    until = timezone.localtime(booked.start - timedelta(hours=24))
+    assert f"You can cancel online until {until:%A, %B} {until.day} at {until:%-I:%M %p}" in html
 
 
 def test_request_page_shows_no_personal_data_beyond_the_first_name(client, booked):
