@@ -190,18 +190,10 @@ class Article(models.Model):
         return self.title
 
     def save(self, *args, **kwargs):
-        # Rendered here, once, so that a page view never parses Markdown. Imported here
-        # too: only the processes that save articles need Markdown and nh3 in memory.
-        from articles import markdown
-
-        self.body = normalize_newlines(self.body)
-        rendered = markdown.render(self.body)
-        self.body_html = rendered.body_html
-        self.toc_html = rendered.toc_html
-        self.reading_minutes = rendered.reading_minutes
+        self.render()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "body" in update_fields:
-            kwargs["update_fields"] = {*update_fields, "body_html", "toc_html", "reading_minutes"}
+            kwargs["update_fields"] = {*update_fields, *self.RENDERED_FIELDS}
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
@@ -253,6 +245,26 @@ class Article(models.Model):
         params = {"concern": self.concern} if self.concern else {}
         params["from"] = self.slug
         return f"{reverse('booking:request')}?{urlencode(params)}"
+
+    # What render() writes from the body.
+    RENDERED_FIELDS = ("body_html", "toc_html", "reading_minutes")
+
+    def render(self):
+        """Render the Markdown body into the stored HTML; returns whether that changed it.
+
+        Done on saving, once, so that a page view never parses Markdown (and by
+        render_articles after an upgrade). Imported here: only the processes that render
+        articles need Markdown and nh3 in memory.
+        """
+        from articles import markdown
+
+        self.body = normalize_newlines(self.body)
+        rendered = markdown.render(self.body)
+        fresh = {field: getattr(rendered, field) for field in self.RENDERED_FIELDS}
+        changed = any(getattr(self, field) != value for field, value in fresh.items())
+        for field, value in fresh.items():
+            setattr(self, field, value)
+        return changed
 
 
 def published_article_slugs():

@@ -23,6 +23,13 @@ def fill_in_about_me(page):
     page.get_by_label(CONSENT).check()
 
 
+def start_a_request(page, url):
+    """Open the booking page at `url`, take its first open time and fill in the details."""
+    page.goto(url)
+    page.locator("label.slot").first.click()
+    fill_in_about_me(page)
+
+
 def test_patient_reads_an_article_books_from_it_and_cancels_on_a_phone(
     phone_page, live_server, demo, quick_hands
 ):
@@ -111,9 +118,7 @@ def test_without_javascript_another_day_after_a_mistake_keeps_what_was_typed(
     no_js_phone_page, live_server, demo, quick_hands
 ):
     page = no_js_phone_page
-    page.goto(live_server.url + "/book/")
-    page.locator("label.slot").first.click()
-    fill_in_about_me(page)
+    start_a_request(page, live_server.url + "/book/")
     page.get_by_label("Email address").fill("rosa@")
     page.get_by_role("button", name="Send my request").click()
     expect(page.locator("#id_email")).to_have_attribute("aria-invalid", "true")
@@ -266,9 +271,7 @@ def test_a_form_error_of_no_one_field_takes_the_focus_to_the_summary(
     no_js_phone_page, live_server, demo, quick_hands
 ):
     page = no_js_phone_page
-    page.goto(live_server.url + "/book/")
-    page.locator("label.slot").first.click()
-    fill_in_about_me(page)
+    start_a_request(page, live_server.url + "/book/")
     # A form the site did not serve (or no longer recognises): nothing to fix in a field.
     page.locator("[name=form_token]").evaluate("input => { input.value = 'not-ours'; }")
     page.get_by_role("button", name="Send my request").click()

@@ -134,12 +134,10 @@ def test_very_large_text_wraps_the_times_offered_for_a_taken_one(
     from datetime import datetime
 
     from booking.models import Appointment, Concern, Practitioner, Service
-    from tests.e2e.test_booking_flows import fill_in_about_me
+    from tests.e2e.test_booking_flows import start_a_request
 
     page = no_js_phone_page
-    page.goto(live_server.url + reverse("booking:request") + "?practitioner=maya-chen")
-    page.locator("label.slot").first.click()
-    fill_in_about_me(page)
+    start_a_request(page, live_server.url + reverse("booking:request") + "?practitioner=maya-chen")
     # Someone else takes the time while this patient types.
     Appointment(
         service=Service.objects.active().first(),

@@ -3,7 +3,6 @@
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from articles import markdown
 from articles.models import Article
 from clinic import generations
 
@@ -18,19 +17,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, verbosity, **options):
         changed = total = 0
-        articles = Article.objects.only("body", "body_html", "toc_html", "reading_minutes")
+        articles = Article.objects.only("body", *Article.RENDERED_FIELDS)
         with transaction.atomic():
             for article in articles.order_by("pk").iterator(chunk_size=200):
                 total += 1
-                rendered = markdown.render(article.body)
-                fresh = {
-                    "body_html": rendered.body_html,
-                    "toc_html": rendered.toc_html,
-                    "reading_minutes": rendered.reading_minutes,
-                }
-                if any(getattr(article, field) != value for field, value in fresh.items()):
+                if article.render():
                     # update(), not save(): an editor's "last updated" stays theirs.
-                    Article.objects.filter(pk=article.pk).update(**fresh)
+                    Article.objects.filter(pk=article.pk).update(
+                        **{field: getattr(article, field) for field in Article.RENDERED_FIELDS}
+                    )
                     changed += 1
             if changed:
                 generations.changed(generations.PAGES)
