@@ -23,6 +23,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -232,15 +233,17 @@ def delivery_state(email):
     error = Truncator(email.last_error).chars(160)
     if email.status == OutgoingEmail.Status.SENT:
         return f"Sent {when(email.sent_at)}"
+    if email.status == OutgoingEmail.Status.CLOSED:
+        return f"Closed, not sent again. {error}"
     if email.status == OutgoingEmail.Status.FAILED:
         if not email.attempts:
             return f"Not sent: {error}"
-        return f"Gave up after {email.attempts} attempts: {error}"
+        return f"Gave up after {email.attempts} attempt{pluralize(email.attempts)}: {error}"
     if email.status == OutgoingEmail.Status.SENDING:
         if emails.is_stuck(email):
             return (
                 f"Interrupted while being sent ({when(email.claimed_at)}): it may not have "
-                "arrived. Resend it if the patient did not get it."
+                "arrived. Resend it if the patient did not get it, or close it if they did."
             )
         return "Being sent"
     if email.attempts:

@@ -619,7 +619,7 @@ def close_interrupted(email, why):
     is left alone. Returns whether it was closed.
     """
     fields = {
-        "status": OutgoingEmail.Status.FAILED,
+        "status": OutgoingEmail.Status.CLOSED,
         "last_error": f"Interrupted while being sent; {why}"[:1000],
     }
     closed = OutgoingEmail.objects.filter(

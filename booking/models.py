@@ -838,6 +838,8 @@ class OutgoingEmail(models.Model):
         SENDING = "sending", "Being sent"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed, gave up"
+        # Interrupted while being sent, then not to be sent again: it needs nobody's attention.
+        CLOSED = "closed", "Closed, not sent again"
 
     appointment = models.ForeignKey(
         Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="emails"

@@ -275,10 +275,15 @@ def test_staff_who_find_an_interrupted_email_arrived_can_say_so(smtp, book, fron
         "1 email skipped: only an email interrupted while being sent can be closed.",
     ]
     interrupted.refresh_from_db()
-    assert interrupted.status == "failed"
+    assert interrupted.status == "closed"
     assert interrupted.last_error == (
         "Interrupted while being sent; closed by frontdesk, who chose not to send it again."
     )
     assert not emails.stuck().exists()
     waiting.refresh_from_db()
     assert waiting.status == "sent"
+    # Closed: it needs nobody's attention any more, and says what became of it.
+    needs_attention = front_desk_client.get(reverse(OUTBOX), {"state": "attention"})
+    assert interrupted.appointment.reference not in needs_attention.content.decode()
+    page = front_desk_client.get(email_page(interrupted)).content.decode()
+    assert "Closed, not sent again. Interrupted while being sent; closed by frontdesk" in page
