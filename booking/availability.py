@@ -23,7 +23,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
 
 from django.core.cache import cache
-from django.db.models import IntegerField, Value
+from django.db.models import FloatField, Func, IntegerField, Value
 from django.utils import timezone
 
 from booking.models import Appointment, Clinic, ClinicClosure, TimeOff, WorkingHours
@@ -168,13 +168,7 @@ def _free_times_of_days(service, first_day, last_day, practitioner, clinic):
     if cached is not None:
         return cached
     schedule = _Schedule(service, first_day, last_day, practitioner=practitioner, clinic=clinic)
-    index_of = {person.pk: number for number, person in enumerate(schedule.practitioners)}
-    by_day = {}
-    for day, slots in schedule.free_slots_by_day():
-        by_day[day] = (
-            [int(slot.start.timestamp()) for slot in slots],
-            [index_of[slot.practitioner.pk] for slot in slots],
-        )
+    by_day = {day: (starts, picks) for day, starts, picks in schedule.free_times_by_day()}
     value = (schedule.practitioners, by_day)
     cache.set(key, value, CACHE_TIMEOUT)
     return value
@@ -259,8 +253,36 @@ def wall_clock_instants(day, at, tz=None):
     return instants
 
 
+class _Seconds(Func):
+    """A date and time as POSIX seconds, worked out by the database.
+
+    Two months of appointments are thousands of rows: turning each of their times into
+    an aware datetime (on SQLite, parsing it from text first), then into seconds, was a
+    quarter of the time it took to list the free times.
+    """
+
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite keeps UTC text; strftime('%s') reads it as UTC, to whole seconds. The
+        # template's %% is halved twice: by the template, then by the query's parameters.
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS REAL)"
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        # EXTRACT gives numeric, which psycopg would load as Decimal.
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8"
+        )
+
+
 class _Intervals:
-    """Disjoint, sorted busy intervals of one practitioner, for quick overlap tests."""
+    """Disjoint, sorted busy intervals of one practitioner, for quick overlap tests.
+
+    In POSIX seconds: listing two months of free times tests tens of thousands of
+    starts, and numbers compare several times faster than aware datetimes.
+    """
 
     def __init__(self, intervals):
         merged = []
@@ -289,6 +311,7 @@ class _Schedule:
         self.grid = self.clinic.slot_grid_minutes
         self._starts = {}
         self._offsets_of = {}
+        self._seconds_of = {}
 
         hours = WorkingHours.objects.filter(practitioner__is_active=True).select_related(
             "practitioner"
@@ -314,29 +337,45 @@ class _Schedule:
         ids = [p.pk for p in self.practitioners]
         off, booked = defaultdict(list), defaultdict(list)
         self._booked_per_day = Counter()
+        # The local days an appointment in the window can start on, and their midnights:
+        # an appointment's day is found by bisection, not a time-zone conversion each.
+        days = [first_day + timedelta(days=n) for n in range(-1, (last_day - first_day).days + 3)]
+        midnights = [self._midnight(day).timestamp() for day in days]
+        margin = buffer.total_seconds()
         if ids:
             time_off = (
                 TimeOff.objects.filter(practitioner_id__in=ids)
                 .filter(start__lt=window_end, end__gt=window_start)
-                .annotate(kind=Value(_TIME_OFF, output_field=IntegerField()))
-                .values_list("practitioner_id", "start", "end", "kind")
+                .annotate(
+                    begin=_Seconds("start"),
+                    finish=_Seconds("end"),
+                    kind=Value(_TIME_OFF, output_field=IntegerField()),
+                )
+                .values_list("practitioner_id", "begin", "finish", "kind")
                 .order_by()
             )
             appointments = (
                 Appointment.objects.active()
                 .filter(practitioner_id__in=ids)
                 .overlapping(window_start, window_end)
-                .annotate(kind=Value(_APPOINTMENT, output_field=IntegerField()))
-                .values_list("practitioner_id", "start", "end", "kind")
+                .annotate(
+                    begin=_Seconds("start"),
+                    finish=_Seconds("end"),
+                    kind=Value(_APPOINTMENT, output_field=IntegerField()),
+                )
+                .values_list("practitioner_id", "begin", "finish", "kind")
                 .order_by()
             )
-            for practitioner_id, start, end, kind in time_off.union(appointments, all=True):
+            rows = time_off.union(appointments, all=True).order_by()
+            for practitioner_id, begin, finish, kind in rows:
                 if kind == _TIME_OFF:
-                    off[practitioner_id].append((start, end))
+                    off[practitioner_id].append((begin, finish))
                 else:
                     # The buffer keeps time free on both sides of an appointment.
-                    booked[practitioner_id].append((start - buffer, end + buffer))
-                    self._booked_per_day[practitioner_id, start.astimezone(self.tz).date()] += 1
+                    booked[practitioner_id].append((begin - margin, finish + margin))
+                    index = bisect.bisect_right(midnights, begin) - 1
+                    if index >= 0:
+                        self._booked_per_day[practitioner_id, days[index]] += 1
         self._off = {pk: _Intervals(off[pk]) for pk in ids}
         self._booked = {pk: _Intervals(booked[pk]) for pk in ids}
         # Away or booked: for listing free times, one test instead of two.
@@ -408,29 +447,56 @@ class _Schedule:
                         starts.append(start)
         return sorted(starts)
 
-    def free_slots_by_day(self):
-        """(local date, free Slots by start) for each day, whatever the time now."""
-        duration = self.duration
+    def _start_seconds(self, practitioner, day, midnight, plain):
+        """starts() as POSIX seconds; `plain` when the day has no clock change."""
+        if not plain:
+            return [int(start.timestamp()) for start in self.starts(practitioner, day)]
+        key = (practitioner.pk, day.weekday())
+        if key not in self._seconds_of:
+            offsets = self._offsets(practitioner, day.weekday())
+            self._seconds_of[key] = [int(offset.total_seconds()) for offset in offsets]
+        return [midnight + seconds for seconds in self._seconds_of[key]]
+
+    def free_times_by_day(self):
+        """(local date, free starts, who takes each) for each day, whatever the time now.
+
+        Starts are POSIX seconds, in order, and each is taken by the free practitioner
+        with the fewest appointments that day (an index into self.practitioners): the
+        compact form the cache keeps.
+        """
+        length = self.duration.total_seconds()
+        people = list(enumerate(self.practitioners))
+        blocked = [self._blocked[person.pk] for person in self.practitioners]
         day = self.first_day
         while day <= self.last_day:
-            slots = []
+            starts, picks = [], []
             if not self.closure_on(day):
+                midnight = self._midnight(day)
+                plain = self._midnight(day + timedelta(days=1)) - midnight == timedelta(days=1)
+                midnight = int(midnight.timestamp())
                 by_start = defaultdict(list)
-                for person in self.practitioners:
-                    blocked = self._blocked[person.pk]
-                    for start in self.starts(person, day):
-                        if not blocked.overlaps(start, start + duration):
-                            by_start[start].append(person)
+                for index, person in people:
+                    overlaps = blocked[index].overlaps
+                    for start in self._start_seconds(person, day, midnight, plain):
+                        if not overlaps(start, start + length):
+                            by_start[start].append(index)
+                booked = [self._booked_per_day[person.pk, day] for person in self.practitioners]
                 for start in sorted(by_start):
-                    slots.append(Slot(start, start + duration, self.pick(by_start[start], day)))
-            yield day, slots
+                    free = by_start[start]
+                    starts.append(start)
+                    picks.append(min(free, key=booked.__getitem__))
+            yield day, starts, picks
             day += timedelta(days=1)
 
+    def _overlaps(self, intervals, start):
+        begin = start.timestamp()
+        return intervals.overlaps(begin, begin + self.duration.total_seconds())
+
     def is_away(self, practitioner, start):
-        return self._off[practitioner.pk].overlaps(start, start + self.duration)
+        return self._overlaps(self._off[practitioner.pk], start)
 
     def is_taken(self, practitioner, start):
-        return self._booked[practitioner.pk].overlaps(start, start + self.duration)
+        return self._overlaps(self._booked[practitioner.pk], start)
 
     def is_free(self, practitioner, start):
         return not (self.is_away(practitioner, start) or self.is_taken(practitioner, start))
