@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
 
-from django.core.cache import cache
 from django.db.models import FloatField, Func, IntegerField, Value
 from django.utils import timezone
 
 from booking.models import Appointment, Clinic, ClinicClosure, TimeOff, WorkingHours
-from clinic import generations
+from clinic import generations, pagecache
 
 _TIME_OFF, _APPOINTMENT = 0, 1
 
@@ -164,13 +163,13 @@ def _free_times_of_days(service, first_day, last_day, practitioner, clinic):
             last_day.isoformat(),
         ]
     )
-    cached = cache.get(key)
+    cached = pagecache.cache.get(key)
     if cached is not None:
         return cached
     schedule = _Schedule(service, first_day, last_day, practitioner=practitioner, clinic=clinic)
     by_day = {day: (starts, picks) for day, starts, picks in schedule.free_times_by_day()}
     value = (schedule.practitioners, by_day)
-    cache.set(key, value, CACHE_TIMEOUT)
+    pagecache.cache.set(key, value, CACHE_TIMEOUT)
     return value
 
 

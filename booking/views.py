@@ -327,7 +327,7 @@ def request_consultation(request):
     # A blank form's page is stored whole: served from the cache before anything else.
     blank_page_key = _blank_page_key(request, services, practitioners)
     if blank_page_key:
-        page = cache.get(blank_page_key)
+        page = pagecache.cache.get(blank_page_key)
         if page is not None:
             return _with_visitor_tokens(request, page)
     chooser = TimeChooser(
@@ -365,7 +365,7 @@ def request_consultation(request):
     )
     keep_for = _unchanged_for(chooser)
     if keep_for > 0:
-        cache.set(blank_page_key, page, keep_for)
+        pagecache.cache.set(blank_page_key, page, keep_for)
     return _with_visitor_tokens(request, page)
 
 

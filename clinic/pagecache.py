@@ -25,7 +25,7 @@ QuerySet methods) show up within PAGE_TIMEOUT.
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from django.utils.cache import (
     get_cache_key,
@@ -33,9 +33,14 @@ from django.utils.cache import (
     patch_cache_control,
     set_response_etag,
 )
+from django.utils.connection import ConnectionProxy
 from django.utils.http import split_directive_names
 
 from clinic import generations
+
+# Whole pages, and the open times the booking pages show: what can always be built again
+# (settings.CACHES explains why it is a cache of its own).
+cache = ConnectionProxy(caches, "pages")
 
 # The longest a page is kept: a bound on staleness for writes that bypass the signals.
 PAGE_TIMEOUT = 600

@@ -170,17 +170,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis shared by every app server when REDIS_URL is set (rate limits need it).
+# Two of them: "default" for small things that must stay (the rate limits' counters), and
+# "pages" for whole public pages and the open times they show, which can always be built
+# again. Apart, however many page addresses a visitor asks for, no rate limit's counter
+# is pushed out to make room; and in the local-memory cache, which each worker keeps for
+# itself, pages take a bounded share of its memory: 100 entries, about 50 pages or 2 MB
+# (a booking page with its open times is about 35 KB).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "clinic",
-        }
+        "default": {**REDIS, "KEY_PREFIX": "clinic"},
+        "pages": {**REDIS, "KEY_PREFIX": "clinic-pages"},
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    LOCAL_MEMORY = "django.core.cache.backends.locmem.LocMemCache"
+    CACHES = {
+        "default": {"BACKEND": LOCAL_MEMORY, "LOCATION": "default"},
+        "pages": {"BACKEND": LOCAL_MEMORY, "LOCATION": "pages", "OPTIONS": {"MAX_ENTRIES": 100}},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -10,7 +10,7 @@ restores them (tests/test_backup_restore.py) fails on a duplicate.
 from datetime import time, timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -53,10 +53,12 @@ def _collected_static_files():
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with an empty cache, as its database starts empty."""
-    cache.clear()
+    """Each test starts with empty caches, as its database starts empty."""
+    for cache in caches.all():
+        cache.clear()
     yield
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture

@@ -108,18 +108,32 @@ def test_a_sqlite_connection_writes_ahead_and_keeps_a_small_page_cache(tmp_path)
     assert result.stdout.split() == ["wal", "1", "-512"]
 
 
-def test_redis_url_selects_the_shared_redis_cache():
+def test_redis_url_selects_the_shared_redis_cache_for_pages_too():
     code = (
         "import django; django.setup(); from django.conf import settings; "
-        "c = settings.CACHES['default']; print(c['BACKEND'], c.get('LOCATION', ''))"
+        "[print(c['BACKEND'], c['LOCATION']) for c in settings.CACHES.values()]"
     )
     with_redis = run_python(code, REDIS_URL="redis://127.0.0.1:6379/3", **PRODUCTION_ENV)
-    assert with_redis.stdout.split() == [
-        "django.core.cache.backends.redis.RedisCache",
-        "redis://127.0.0.1:6379/3",
-    ]
+    redis = ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3"]
+    assert with_redis.stdout.split() == redis * 2
     without = run_python(code, **PRODUCTION_ENV)
-    assert without.stdout.split() == ["django.core.cache.backends.locmem.LocMemCache"]
+    local_memory = "django.core.cache.backends.locmem.LocMemCache"
+    assert without.stdout.split() == [local_memory, "default", local_memory, "pages"]
+
+
+def test_without_redis_each_worker_keeps_at_most_100_pages():
+    """Every worker keeps its own pages then: however many addresses visitors ask for,
+    its memory holds no more than 100 entries (about 50 pages, 2 MB)."""
+    code = (
+        "import django; django.setup(); from clinic.pagecache import cache; "
+        "[cache.set(f'page-{n}', 'x' * 20000, 300) for n in range(1000)]; "
+        "from django.core.cache import caches; "
+        "print(len(caches['pages']._cache), len(caches['default']._cache))"
+    )
+    result = run_python(code, **PRODUCTION_ENV)
+    pages, other = map(int, result.stdout.split())
+    assert 0 < pages <= 100
+    assert other == 0
 
 
 def test_time_zone_comes_from_clinic_time_zone():

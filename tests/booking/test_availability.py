@@ -4,7 +4,6 @@ from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 import pytest
-from django.core.cache import cache
 
 from booking.availability import (
     Refusal,
@@ -16,6 +15,7 @@ from booking.availability import (
     wall_clock_instants,
 )
 from booking.models import Clinic, ClinicClosure, Practitioner, TimeOff, WorkingHours
+from clinic.pagecache import cache as page_cache
 from tests.booking.conftest import NY, local
 
 # A Wednesday morning in January, far from any daylight-saving change.
@@ -263,7 +263,7 @@ def test_open_times_take_three_queries_whatever_the_range(
             end=local(MONDAY + timedelta(weeks=week), 12),
         )
     ClinicClosure.objects.create(start_date=MONDAY, end_date=MONDAY, reason="Closed")
-    cache.clear()
+    page_cache.clear()
     Clinic.load()  # cached, as on every page after the first
     with django_assert_num_queries(3):
         open_slots(service, NOW.date(), NOW.date() + timedelta(days=days - 1), now=NOW)

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, Clinic
 from booking.views import CSRF_STAND_IN, FORM_TOKEN_STAND_IN
+from clinic.pagecache import cache as page_cache
 from tests.booking.conftest import local, page
 from tests.conftest import ADA_TYPES
 
@@ -120,7 +120,7 @@ def test_a_time_that_falls_inside_the_notice_leaves_the_stored_page(
     # A notice that ends 2.5 seconds before the first open time (hours in the admin).
     notice = datetime.fromisoformat(first) - timezone.now() - timedelta(seconds=2.5)
     monkeypatch.setattr(Clinic, "minimum_notice", property(lambda clinic: notice))
-    cache.clear()
+    page_cache.clear()
     assert page(client.get(FORM)).options["slot"][0] == first
     stored = client.get(FORM)
     assert stored.templates == []

@@ -11,6 +11,7 @@ from django.urls import reverse
 from booking.forms import issue_form_token
 from booking.models import Appointment, OutgoingEmail
 from booking.throttle import Limit, parse_rate
+from clinic.pagecache import cache as page_cache
 from tests.booking.conftest import local, page
 
 BOOK = "/book/"
@@ -115,6 +116,20 @@ def test_behind_a_proxy_each_client_address_counts_separately(client, request_da
     assert client.post(BOOK, second, HTTP_X_FORWARDED_FOR=forwarded).status_code == 302
     third = request_data(email="c@example.com", slot=first["slot"].replace("T10", "T15"))
     assert client.post(BOOK, third, HTTP_X_FORWARDED_FOR=forwarded).status_code == 429
+
+
+def test_no_number_of_pages_seen_pushes_a_limit_out_of_the_cache(client, request_data, settings):
+    """Pages are kept in a cache of their own, which makes room by dropping old entries:
+    a visitor asking for page after page must not drop the count of their requests."""
+    settings.CLINIC_BOOKING_RATE = "1/h"
+    first = request_data(email="a@example.com")
+    assert client.post(BOOK, first).status_code == 302
+    # As if the visitor had asked for a thousand different addresses: an entry each.
+    for number in range(1000):
+        page_cache.set(f"page-{number}", "<!doctype html>", 300)
+    second = request_data(email="b@example.com", slot=first["slot"].replace("T10", "T13"))
+    assert client.post(BOOK, second).status_code == 429
+    assert Appointment.objects.count() == 1
 
 
 def test_requests_for_one_email_are_limited_per_day(client, request_data, monday, settings):

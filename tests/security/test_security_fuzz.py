@@ -7,7 +7,7 @@ Bounded (a fixed number of examples, no deadline) so that the suite stays quick.
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -51,7 +51,8 @@ def fresh(db):
     def reset():
         Appointment.objects.all().delete()
         OutgoingEmail.objects.all().delete()
-        cache.clear()
+        for cache in caches.all():
+            cache.clear()
 
     return reset
 
