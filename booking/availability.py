@@ -481,9 +481,9 @@ class _Schedule:
                             by_start[start].append(index)
                 booked = [self._booked_per_day[person.pk, day] for person in self.practitioners]
                 for start in sorted(by_start):
-                    free = by_start[start]
                     starts.append(start)
-                    picks.append(min(free, key=booked.__getitem__))
+                    # pick()'s rule, by index: the fewest appointments, the first on a tie.
+                    picks.append(min(by_start[start], key=booked.__getitem__))
             yield day, starts, picks
             day += timedelta(days=1)
 

@@ -148,7 +148,7 @@ def compose(kind, appointment, *, change=None):
         "by_staff": by_staff,
         "was_confirmed": bool(change and change.from_status == Status.CONFIRMED),
     }
-    confirmed = appointment.patient_word == "appointment" or context["was_confirmed"]
+    confirmed = appointment.has_been_confirmed or context["was_confirmed"]
     subject = SUBJECTS[kind] if confirmed else REQUEST_SUBJECTS.get(kind, SUBJECTS[kind])
     subject = subject.format(reference=appointment.reference, first_name=context["first_name"])
     if clinic.name:

@@ -600,11 +600,14 @@ class Appointment(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def has_been_confirmed(self):
+        """Confirmed, and perhaps since taken place or missed: no longer a request."""
+        return self.status in (self.Status.CONFIRMED, self.Status.COMPLETED, self.Status.NO_SHOW)
+
+    @property
     def patient_word(self):
         """What its patient's pages call it: a request until staff confirm it."""
-        if self.status in (self.Status.CONFIRMED, self.Status.COMPLETED, self.Status.NO_SHOW):
-            return "appointment"
-        return "request"
+        return "appointment" if self.has_been_confirmed else "request"
 
     @property
     def duration_minutes(self):
