@@ -7,7 +7,12 @@ put back what the migrations made once they have emptied the tables (serialized_
 as every test here that commits must for the tests after it.
 """
 
+import threading
+import time
+from contextlib import contextmanager
+
 import pytest
+from django.core.signals import request_started
 from django.db import connection
 from django.urls import reverse
 
@@ -116,3 +121,88 @@ def test_emails_go_out_in_the_request_when_the_thread_is_off(settings, smtp, cli
     client.post(reverse("booking:request"), request_form())
     assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
     assert emails.background_sender._thread is None
+
+
+@contextmanager
+def another_request_in_progress():
+    """As while another thread of the process serves someone (a slow page, say)."""
+    began, done = threading.Event(), threading.Event()
+
+    def serve():
+        emails.background_sender.request_began()
+        began.set()
+        done.wait(30)
+        emails.background_sender.request_ended()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    began.wait(5)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5)
+
+
+def test_emails_wait_while_the_worker_is_serving_patients(
+    in_background, smtp, client, request_form
+):
+    """In a burst of visitors the worker answers them first; the emails follow the burst."""
+    with another_request_in_progress():
+        response = client.post(reverse("booking:request"), request_form())
+        assert response.status_code == 302
+        assert not smtp.receiving.wait(0.5)
+        assert set(statuses().values()) == {"pending"}
+    # The worker has a moment: the emails go out without anyone stopping the thread.
+    assert smtp.receiving.wait(5)
+    in_background.stop()
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+
+
+def test_emails_go_out_even_if_the_worker_never_pauses(
+    in_background, smtp, client, request_form, monkeypatch
+):
+    monkeypatch.setattr(emails.BackgroundSender, "LONGEST_WAIT", 0.3)
+    with another_request_in_progress():
+        client.post(reverse("booking:request"), request_form())
+        assert smtp.receiving.wait(5)
+        in_background.stop()
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+
+
+def test_a_worker_that_exits_sends_what_waits_without_waiting_for_a_pause(
+    in_background, smtp, client, request_form
+):
+    with another_request_in_progress():
+        client.post(reverse("booking:request"), request_form())
+        started = time.monotonic()
+        in_background.stop()
+        assert time.monotonic() - started < emails.BackgroundSender.LONGEST_WAIT
+        assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
+
+
+def test_the_thread_knows_when_the_worker_is_serving_a_request(client, db):
+    seen = []
+
+    def while_serving(**kwargs):
+        seen.append(emails.background_sender.serving)
+
+    # Connected after the booking app's receiver, so it runs once the request is counted.
+    request_started.connect(while_serving)
+    try:
+        client.get("/robots.txt")
+    finally:
+        request_started.disconnect(while_serving)
+    assert seen == [1]
+    assert emails.background_sender.serving == 0
+
+
+def test_a_request_that_never_said_it_ended_holds_no_email_back(
+    in_background, smtp, client, request_form
+):
+    """A request cut short by an exception, whose thread then serves the next one."""
+    emails.background_sender.request_began()  # and never request_ended, in this thread
+    client.post(reverse("booking:request"), request_form())
+    assert smtp.receiving.wait(5)
+    in_background.stop()
+    assert statuses() == {"request_received": "sent", "staff_new_request": "sent"}
