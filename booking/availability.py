@@ -298,6 +298,42 @@ class _Intervals:
         return index < len(self.starts) and self.starts[index] < end
 
 
+def _fixed_schedule(practitioner=None):
+    """Who works when, and the clinic's closures: (practitioners, hours, closures).
+
+    They change when staff edit them, not when patients book, so they are read once per
+    change (generations.SCHEDULE) rather than on every booking. What a booking must find
+    exactly as it is now, the appointments and the time off, is always read afresh.
+    """
+    key = "availability:fixed:{}:{}".format(
+        generations.current(generations.SCHEDULE), practitioner.pk if practitioner else "all"
+    )
+    found = pagecache.cache.get(key)
+    if found is not None:
+        return found
+    rows = WorkingHours.objects.filter(practitioner__is_active=True).select_related("practitioner")
+    if practitioner is not None:
+        rows = rows.filter(practitioner=practitioner)
+    rows = rows.order_by(
+        "practitioner__position", "practitioner__name", "practitioner_id", "start_time"
+    )
+    practitioners, hours = [], {}
+    for row in rows:
+        if row.practitioner not in practitioners:
+            practitioners.append(row.practitioner)
+        by_weekday = hours.setdefault(row.practitioner.pk, {})
+        by_weekday.setdefault(row.weekday, []).append((row.start_time, row.end_time))
+    for by_weekday in hours.values():
+        for weekday, ranges in by_weekday.items():
+            by_weekday[weekday] = _merge_times(ranges)
+    closures = list(
+        ClinicClosure.objects.order_by("start_date").values_list("start_date", "end_date", "reason")
+    )
+    found = practitioners, hours, closures
+    pagecache.cache.set(key, found, CACHE_TIMEOUT)
+    return found
+
+
 class _Schedule:
     """Working hours, time off, appointments and closures for some days, read once."""
 
@@ -312,23 +348,12 @@ class _Schedule:
         self._offsets_of = {}
         self._seconds_of = {}
 
-        hours = WorkingHours.objects.filter(practitioner__is_active=True).select_related(
-            "practitioner"
-        )
-        if practitioner is not None:
-            hours = hours.filter(practitioner=practitioner)
-        hours = hours.order_by(
-            "practitioner__position", "practitioner__name", "practitioner_id", "start_time"
-        )
-        self.practitioners = []
-        self._hours = defaultdict(lambda: defaultdict(list))
-        for row in hours:
-            if row.practitioner not in self.practitioners:
-                self.practitioners.append(row.practitioner)
-            self._hours[row.practitioner.pk][row.weekday].append((row.start_time, row.end_time))
-        for by_weekday in self._hours.values():
-            for weekday, ranges in by_weekday.items():
-                by_weekday[weekday] = _merge_times(ranges)
+        self.practitioners, self._hours, closures = _fixed_schedule(practitioner)
+        self._closures = [
+            (start_date, end_date, reason)
+            for start_date, end_date, reason in closures
+            if start_date <= last_day and end_date >= first_day
+        ]
 
         buffer = self.clinic.buffer
         window_start = self._midnight(first_day) - buffer
@@ -380,12 +405,6 @@ class _Schedule:
         # Away or booked: for listing free times, one test instead of two.
         self._blocked = {pk: _Intervals(off[pk] + booked[pk]) for pk in ids}
 
-        self._closures = list(
-            ClinicClosure.objects.filter(start_date__lte=last_day, end_date__gte=first_day)
-            .order_by("start_date")
-            .values_list("start_date", "end_date", "reason")
-        )
-
     def _midnight(self, day):
         return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(UTC)
 
@@ -404,7 +423,7 @@ class _Schedule:
         return self._starts[key]
 
     def _compute_starts(self, practitioner, day):
-        ranges = self._hours[practitioner.pk].get(day.weekday(), ())
+        ranges = self._hours.get(practitioner.pk, {}).get(day.weekday(), ())
         if not ranges:
             return []
         midnight = self._midnight(day)
@@ -418,7 +437,7 @@ class _Schedule:
         key = (practitioner.pk, weekday)
         if key not in self._offsets_of:
             offsets = []
-            for begin, finish in self._hours[practitioner.pk][weekday]:
+            for begin, finish in self._hours.get(practitioner.pk, {}).get(weekday, ()):
                 opens = timedelta(hours=begin.hour, minutes=begin.minute, seconds=begin.second)
                 closes = timedelta(hours=finish.hour, minutes=finish.minute, seconds=finish.second)
                 first = -(-(begin.hour * 60 + begin.minute) // self.grid) * self.grid

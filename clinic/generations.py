@@ -18,8 +18,8 @@ another worker just changed:
 
 The window this leaves: a reader between a change's commit and the token's replacement
 (microseconds, the same thread carries on at once) may still get the old entry. Anything
-that must be exact, such as whether a time is still free when it is booked, is checked
-against the database, never the cache.
+that must be exact, such as whether a time is still free when it is booked (the
+appointments and time off around it), is checked against the database, never the cache.
 """
 
 import hashlib
@@ -40,6 +40,8 @@ CLINIC = "clinic"
 # The services and practitioners offered online: apart from AVAILABILITY, which every
 # booking replaces, so that a stream of bookings does not make each request re-read them.
 OFFERED = "offered"
+# Who works when and the clinic's closures: what a booking's check need not read each time.
+SCHEDULE = "schedule"
 
 
 def _is_shared_cache():
@@ -127,10 +129,10 @@ SOURCES = {
     "booking.Clinic": (CLINIC, PAGES, AVAILABILITY),
     "booking.Service": (PAGES, AVAILABILITY, OFFERED),
     # Pages: the home page's structured data gives the hours practitioners work.
-    "booking.Practitioner": (PAGES, AVAILABILITY, OFFERED),
-    "booking.WorkingHours": (PAGES, AVAILABILITY, OFFERED),
+    "booking.Practitioner": (PAGES, AVAILABILITY, OFFERED, SCHEDULE),
+    "booking.WorkingHours": (PAGES, AVAILABILITY, OFFERED, SCHEDULE),
     "booking.TimeOff": (AVAILABILITY,),
-    "booking.ClinicClosure": (AVAILABILITY,),
+    "booking.ClinicClosure": (AVAILABILITY, SCHEDULE),
     "booking.Appointment": (AVAILABILITY,),
 }
 # Many-to-many links, which change without saving either side.

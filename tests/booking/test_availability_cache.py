@@ -141,12 +141,19 @@ def test_form_page_queries_do_not_grow_with_appointments(
         offered(client, service, monday)
     from clinic import generations
 
-    # A booking changes the open times (three queries), not what is offered.
+    # A booking changes the open times: one query, for the appointments and time off.
+    # Who works when and the closures are kept until staff change them.
     generations.bump(generations.AVAILABILITY)
+    with django_assert_num_queries(1):
+        offered(client, service, monday)
+    # Changed working hours or a new closure (three queries).
+    generations.bump(generations.AVAILABILITY)
+    generations.bump(generations.SCHEDULE)
     with django_assert_num_queries(3):
         offered(client, service, monday)
-    # A changed service or practitioner: those two lists too.
+    # A changed service or practitioner: the two lists offered too.
     generations.bump(generations.AVAILABILITY)
+    generations.bump(generations.SCHEDULE)
     generations.bump(generations.OFFERED)
     with django_assert_num_queries(5):
         offered(client, service, monday)
@@ -157,7 +164,9 @@ def test_a_booking_does_not_make_the_next_request_read_services_again(
 ):
     offered(client, service, monday)
     make_appointment(local(monday, 11))  # booked through the workflow, as the form does
-    with django_assert_num_queries(3):
+    # Only the appointments and time off are read again; working hours, closures,
+    # services and practitioners are not.
+    with django_assert_num_queries(1):
         times = offered(client, service, monday)
     assert local(monday, 11).isoformat() not in times
     assert local(monday, 9).isoformat() in times
@@ -179,3 +188,27 @@ def test_open_times_are_computed_in_at_most_three_queries(
     Clinic.load()  # cached on a running site
     with django_assert_max_num_queries(3):
         open_slots(service, today, today + timedelta(days=60))
+
+
+def test_a_time_closed_after_the_page_was_seen_cannot_be_booked(
+    client, warm, practitioner, monday, request_data, make_appointment
+):
+    """Who works when is kept between bookings; a change to it is checked by the next one."""
+    make_appointment(local(monday, 14))  # a booking between: it keeps who works when
+    ClinicClosure.objects.create(start_date=monday, end_date=monday, reason="Training day")
+    response = client.post(FORM, request_data())
+    assert response.status_code == 200
+    assert "Training day" in response.content.decode()
+    assert not Appointment.objects.filter(start=local(monday, 10)).exists()
+
+
+def test_a_time_outside_hours_changed_after_the_page_was_seen_cannot_be_booked(
+    client, warm, practitioner, monday, request_data, make_appointment
+):
+    make_appointment(local(monday, 14))
+    hours = WorkingHours.objects.get(practitioner=practitioner, weekday=monday.weekday())
+    hours.start_time = time(12)
+    hours.save()
+    response = client.post(FORM, request_data())
+    assert response.status_code == 200
+    assert not Appointment.objects.filter(start=local(monday, 10)).exists()
