@@ -44,6 +44,9 @@ PYTHON = sys.executable
 PORTS = range(8200, 8290)
 SMTP_PORT_RANGE = range(8290, 8300)
 ADMIN_LIST = "/admin/booking/appointment/"
+# A booking run is over once its workers have used no CPU for this long: their email
+# threads start sending IDLE_GAP (50 ms) after the last request and then keep busy.
+POST_STILL_SECONDS = 1.0
 
 
 class HarnessError(Exception):
@@ -162,13 +165,14 @@ class Server:
         except (OSError, ValueError):
             return []
 
-    def drain(self, timeout=120):
+    def drain(self, timeout=120, *, still_for=0.05):
         """Wait until the requests a load run left queued are served.
 
         When wrk stops, its last requests are still in gunicorn's queue, and sync workers
         serve them even though nobody reads the answers: without this, a slow page would
         be billed to whatever is measured next on this server. Probes queue behind them;
-        then the workers' CPU time must stand still.
+        then the workers' CPU time must stand still for `still_for` seconds (longer after
+        bookings: their emails wait for the worker's first pause, booking/emails.py).
         """
         deadline = time.monotonic() + timeout
         probes = [
@@ -179,12 +183,13 @@ class Server:
             probe.start()
         for probe in probes:
             probe.join(max(0.0, deadline - time.monotonic()))
-        previous = None
+        previous, still_since = None, time.monotonic()
         while time.monotonic() < deadline:
             ticks = sum(cpu_ticks(pid) for pid in self.workers())
-            if ticks == previous:
+            if ticks != previous:
+                previous, still_since = ticks, time.monotonic()
+            elif time.monotonic() - still_since >= still_for:
                 return
-            previous = ticks
             time.sleep(0.05)
 
     def _probe(self, timeout):
@@ -656,7 +661,7 @@ class Bench:
                 duration=self.mode.duration,
             )
             # After the emails the run queued have gone out: they are part of its cost.
-            variant.server.drain()
+            variant.server.drain(still_for=POST_STILL_SECONDS)
             rss = self.sampler.close_window(variant.server)
             result.update(tool="python", connections=self.mode.concurrency, forms=len(prepared))
             result["cpu_ms"] = cpu.per_request_ms(result["ok"])
