@@ -427,9 +427,8 @@ def send_due(*, ids=None, limit=None, max_attempts=MAX_ATTEMPTS):
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     connection = mail.mailers["default"]
     try:
-        # Read in one query; each is then claimed on its own, so that of two senders
-        # only one sends it.
-        for email in list(due.select_related("appointment")[:limit]):
+        # Each row is claimed on its own, so that of two senders only one sends it.
+        for email in _in_batches(due, limit):
             if not _claim_row(email, now=now):
                 continue  # another sender has it
             outcome, server_unreachable = _deliver(email, connection, max_attempts)
@@ -440,6 +439,28 @@ def send_due(*, ids=None, limit=None, max_attempts=MAX_ATTEMPTS):
     finally:
         _close_quietly(connection)
     return counts
+
+
+# Rows read at a time: a burst's emails (hundreds, sent once it is over) or an outage's
+# backlog, each with its bodies, would otherwise all be in a worker's memory at once.
+READ_BATCH = 50
+
+
+def _in_batches(due, limit):
+    """The due rows, in order, READ_BATCH at a time (one query when there are fewer)."""
+    first = READ_BATCH if limit is None else min(limit, READ_BATCH)
+    rows = list(due.select_related("appointment")[:first])
+    if len(rows) < READ_BATCH or first == limit:
+        yield from rows
+        return
+    # More than one batch: the keys of all (small) first, then the rows a batch at a time;
+    # a row that another sender claims meanwhile is no longer due, and is left out.
+    rows = None
+    keys = list(due.values_list("pk", flat=True)[:limit])
+    for start in range(0, len(keys), READ_BATCH):
+        chunk = keys[start : start + READ_BATCH]
+        found = {row.pk: row for row in due.filter(pk__in=chunk).select_related("appointment")}
+        yield from (found[pk] for pk in chunk if pk in found)
 
 
 def claim(pk, *, now=None):

@@ -241,6 +241,28 @@ def test_send_pending_emails_sends_everything_due_through_one_connection(smtp_do
     assert smtp_down.connections == 1
 
 
+def test_a_backlog_larger_than_a_read_is_sent_whole_in_order_and_within_the_limit(
+    smtp_down, book, monkeypatch
+):
+    """A burst's or an outage's emails are read a few at a time, not all into memory."""
+    monkeypatch.setattr(emails, "READ_BATCH", 3)
+    addresses = [f"patient{n}@example.com" for n in range(4)]
+    for hour, address in zip((9, 11, 13, 15), addresses, strict=True):
+        book(next_monday_at(hour), email=address)  # 8 emails, none sent: the server is down
+    smtp_down.start()
+    time_passes(emails.retry_delay(1))
+    out, _ = run_command("send_pending_emails", "--limit", "7")
+    assert "Sent 7, will retry 0, gave up on 0." in out
+    due_order = list(OutgoingEmail.objects.order_by("next_attempt_at", "pk"))
+    assert [m["To"] for m in smtp_down.messages] == [e.to_address for e in due_order[:7]]
+    assert smtp_down.connections == 1
+    out, _ = run_command("send_pending_emails")
+    assert "Sent 1, will retry 0, gave up on 0." in out
+    assert sorted(m["To"] for m in smtp_down.messages) == sorted(
+        [*addresses, *["front-desk@clinic.test"] * 4]
+    )
+
+
 def test_a_message_the_appointment_has_outgrown_is_not_sent_late(smtp_down, book, staff):
     """The mail server was down while staff confirmed and the patient then cancelled: once
     it is back, the patient hears that the appointment is cancelled, not that it stands."""
