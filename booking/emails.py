@@ -447,20 +447,22 @@ READ_BATCH = 50
 
 
 def _in_batches(due, limit):
-    """The due rows, in order, READ_BATCH at a time (one query when there are fewer)."""
-    first = READ_BATCH if limit is None else min(limit, READ_BATCH)
-    rows = list(due.select_related("appointment")[:first])
-    if len(rows) < READ_BATCH or first == limit:
+    """The due rows, in order, READ_BATCH at a time.
+
+    Each batch is read once the one before has been handled: its rows were claimed and
+    sent (or given up, or put off), so they are no longer due and the next read starts
+    where it ended. A row seen twice would mean something put it back; then it stops.
+    """
+    seen = set()
+    while limit is None or limit > 0:
+        size = READ_BATCH if limit is None else min(limit, READ_BATCH)
+        rows = [row for row in due.select_related("appointment")[:size] if row.pk not in seen]
         yield from rows
-        return
-    # More than one batch: the keys of all (small) first, then the rows a batch at a time;
-    # a row that another sender claims meanwhile is no longer due, and is left out.
-    rows = None
-    keys = list(due.values_list("pk", flat=True)[:limit])
-    for start in range(0, len(keys), READ_BATCH):
-        chunk = keys[start : start + READ_BATCH]
-        found = {row.pk: row for row in due.filter(pk__in=chunk).select_related("appointment")}
-        yield from (found[pk] for pk in chunk if pk in found)
+        if len(rows) < size:
+            return
+        seen.update(row.pk for row in rows)
+        if limit is not None:
+            limit -= size
 
 
 def claim(pk, *, now=None):
