@@ -5,6 +5,7 @@ connections alive; sync workers then serve one short request at a time.
 """
 
 import ctypes
+import gc
 import multiprocessing
 import os
 
@@ -65,3 +66,15 @@ def one_malloc_arena():
 
 
 one_malloc_arena()
+
+
+def pre_fork(server, worker):
+    """Leave the loaded site (modules, classes, settings) out of the workers' garbage collection.
+
+    With preload_app the master has imported everything, objects that live as long as the
+    process. Without this, every full collection in a worker walks them all again: about
+    35 ms, a pause for whichever request triggers it, which also writes to their memory and
+    so copies it out of what the worker shares with the master. Frozen, they are never
+    scanned. Python's documentation of gc.freeze recommends it before a fork.
+    """
+    gc.freeze()
