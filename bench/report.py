@@ -395,7 +395,9 @@ def render(results):
         f"({mode['articles']:,} published articles, {mode['appointments']:,} appointments "
         "over two years across 5 practitioners, written with bulk_create; past ones "
         "completed or cancelled, the next 60 days about 40 % booked, requested or confirmed, "
-        "never overlapping for one practitioner).",
+        "never overlapping for one practitioner). On PostgreSQL, `VACUUM ANALYZE` follows the "
+        "load, as autovacuum would within minutes on a running server: without it the planner "
+        "has no statistics and counts read the whole table.",
         "- One gunicorn per database and data set, started as deployed: "
         "`gunicorn -c gunicorn.conf.py clinic.wsgi`, 2 sync workers, `DJANGO_DEBUG=false`, "
         "`DJANGO_SECRET_KEY` set, WhiteNoise, `collectstatic` done "

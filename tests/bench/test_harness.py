@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.urls import resolve
 from django.utils import timezone
 
@@ -110,6 +111,26 @@ def test_forgetting_posted_requests_keeps_every_other_appointment(services, prac
 
     assert data.posted(forget=True) == {"posted": 3}
     assert Appointment.objects.count() == 197
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_is_measured_with_the_statistics_autovacuum_keeps(services, practitioner):
+    """A freshly bulk-loaded table has no statistics: its plans are not a running site's."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics and visibility map: run with DATABASE_URL")
+    data.generate_appointments(500)
+
+    assert data.settle_statistics() is True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'booking_appointment'")
+        estimated = cursor.fetchone()[0]
+    assert estimated == Appointment.objects.count() == 500
+
+
+def test_statistics_are_left_alone_on_sqlite(db):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's side of settle_statistics")
+    assert data.settle_statistics() is False
 
 
 def test_each_page_is_compared_with_the_floors_measured_around_it():
