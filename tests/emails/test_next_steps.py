@@ -42,6 +42,9 @@ def test_a_declined_request_says_so_in_its_subject_and_offers_another_time(
         assert f"https://clinic.test/book/?service={appointment.service.slug}" in body
         assert f"call us at {PHONE}" in body
         assert "we will find you the next free time" in body
+        # The number once, where it helps, and not offered again a line later.
+        assert "Questions? Call us" not in body
+        assert "Questions? Reply to this email." in body
         # Left without care: the urgent advice belongs here most of all.
         assert "emergency department" in body
 
