@@ -113,7 +113,10 @@ def test_forgetting_posted_requests_keeps_every_other_appointment(services, prac
     assert Appointment.objects.count() == 197
 
 
-@pytest.mark.django_db(transaction=True)
+# VACUUM cannot run in a transaction: this test commits, and so restores what the
+# migrations made afterwards (serialized_rollback, tests/conftest.py).
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_postgresql_is_measured_with_the_statistics_autovacuum_keeps(services, practitioner):
     """A freshly bulk-loaded table has no statistics: its plans are not a running site's."""
     if connection.vendor != "postgresql":
