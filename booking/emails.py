@@ -20,7 +20,8 @@ import re
 import smtplib
 import threading
 import time
-from datetime import UTC, timedelta
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from email.utils import formataddr, parseaddr
 from urllib.parse import urlencode
 
@@ -51,8 +52,9 @@ LONGEST_RETRY_DELAY = timedelta(hours=6)
 # or may not have gone out, so it is shown to staff instead of being sent a second time.
 STUCK_AFTER = timedelta(minutes=15)
 
-REMINDER_EARLIEST = timedelta(hours=48)
-REMINDER_LATEST = timedelta(hours=24)
+# A reminder goes out on the day before the appointment (the clinic's calendar), from this
+# time of day: one morning email about tomorrow, whatever the appointment's hour.
+REMINDER_TIME = time_of_day(10)
 
 STAFF_KINDS = {Kind.STAFF_NEW_REQUEST, Kind.STAFF_CANCELLED}
 
@@ -733,26 +735,55 @@ def resend(email):
 # Reminders
 
 
-def queue_reminders(*, now=None, earliest=REMINDER_EARLIEST, latest=REMINDER_LATEST):
-    """Queue one reminder for each confirmed appointment starting in the window.
+def day_before(start):
+    """The day before an appointment in the clinic's time zone: (its midnight, the reminder's time).
 
-    The window is measured in real hours between instants (UTC), so a daylight-saving
-    change neither widens nor narrows it. Returns how many were queued.
+    Wall-clock times on the clinic's calendar, so a change of clocks that night moves
+    neither.
     """
-    # In UTC: adding hours to a local time would add wall-clock hours, not real ones.
-    now = (now or timezone.now()).astimezone(UTC)
-    due = (
+    zone = timezone.get_default_timezone()
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    return datetime.combine(day, time_of_day(), zone), datetime.combine(day, REMINDER_TIME, zone)
+
+
+def queue_reminders(*, now=None):
+    """Queue one reminder for each confirmed appointment whose day before has come.
+
+    Due from REMINDER_TIME on the day before until the appointment starts (so a run missed
+    that day still reminds in the morning). Not for a patient who was sent its
+    confirmation or its new time since the day before began: that email was the reminder.
+    Returns how many were queued.
+    """
+    now = now or timezone.now()
+    zone = timezone.get_default_timezone()
+    after_tomorrow = datetime.combine(
+        now.astimezone(zone).date() + timedelta(days=2), time_of_day(), zone
+    )
+    last_told = (
+        OutgoingEmail.objects.filter(
+            appointment=OuterRef("pk"), kind__in=(Kind.CONFIRMED, Kind.RESCHEDULED)
+        )
+        # One given up on (or withdrawn) never reached the patient.
+        .exclude(status=OutgoingEmail.Status.FAILED)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    candidates = (
         Appointment.objects.filter(
             status=Status.CONFIRMED,
             reminder_sent_at__isnull=True,
-            start__gte=now + latest,
-            start__lte=now + earliest,
+            start__gt=now,
+            start__lt=after_tomorrow,
         )
+        .annotate(last_told=Subquery(last_told))
         .select_related("service", "practitioner")
         .order_by("start")
     )
     queued = 0
-    for appointment in due:
+    for appointment in candidates:
+        day_began, due = day_before(appointment.start)
+        if now < due or (appointment.last_told and appointment.last_told >= day_began):
+            continue
         with transaction.atomic():
             # Marks the reminder as queued unless another run did so first.
             claimed = Appointment.objects.filter(

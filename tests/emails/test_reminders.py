@@ -1,4 +1,4 @@
-"""Reminders: one per confirmed appointment, 24 to 48 real hours before, across DST too."""
+"""Reminders: one per confirmed appointment, on the clinic's day before it, across DST too."""
 
 import threading
 from datetime import date, datetime, time, timedelta
@@ -6,7 +6,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
@@ -37,6 +36,23 @@ def queue_reminders(after_commit):
     return lambda now: after_commit(emails.queue_reminders, now=now)
 
 
+@pytest.fixture
+def confirmed_last_week(confirmed):
+    """A confirmed appointment whose confirmation email went out a week ago."""
+
+    def make(start, **fields):
+        appointment = confirmed(start, **fields)
+        told_at(appointment, OutgoingEmail.Kind.CONFIRMED, timezone.now() - timedelta(days=7))
+        return appointment
+
+    return make
+
+
+def told_at(appointment, kind, moment):
+    """Date the appointment's email of this kind (its confirmation, its new time)."""
+    assert appointment.emails.filter(kind=kind).update(created_at=moment) == 1
+
+
 def hours_from_now(hours):
     """A start on the quarter hour, about this many hours ahead."""
     start = timezone.now() + timedelta(hours=hours)
@@ -47,12 +63,16 @@ def reminder_messages(smtp):
     return [m for m in smtp.messages if m["Subject"].startswith("Reminder:")]
 
 
+def at(day, hour, minute=0):
+    return datetime.combine(day, time(hour, minute), NY)
+
+
 def test_each_confirmed_appointment_gets_one_reminder_however_often_it_runs(
-    smtp, confirmed, send_reminders
+    smtp, confirmed_last_week, send_reminders
 ):
-    soon = confirmed(hours_from_now(30))
-    confirmed(hours_from_now(52))  # too early to remind
-    confirmed(hours_from_now(20))  # too late: the confirmation was enough
+    # Three hours ahead, its day before has always come (10:00 yesterday or today).
+    soon = confirmed_last_week(hours_from_now(3))
+    confirmed_last_week(hours_from_now(24 * 3))  # its day before has not come
     for _ in range(3):
         send_reminders()
     (message,) = reminder_messages(smtp)
@@ -70,42 +90,115 @@ def test_each_confirmed_appointment_gets_one_reminder_however_often_it_runs(
     assert soon.reminder_sent_at is not None
 
 
-def test_the_window_can_be_set_on_the_command_line(smtp, confirmed, send_reminders):
-    confirmed(hours_from_now(52))
-    assert "Queued 1 reminder(s)." in send_reminders("--earliest", "72", "--latest", "48")
+def test_the_reminder_goes_on_the_day_before_from_ten_in_the_morning(
+    smtp, confirmed, queue_reminders
+):
+    monday = next_monday_at(16, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    confirmed(monday)
+    # Two days ahead is not "the day before", even at the same hour.
+    assert queue_reminders(at(sunday - timedelta(days=1), 16)) == 0
+    assert queue_reminders(at(sunday, 9, 59)) == 0
+    assert queue_reminders(at(sunday, 10)) == 1
+    assert queue_reminders(at(sunday, 18)) == 0  # once only
     assert len(reminder_messages(smtp)) == 1
 
 
-def test_a_reversed_window_is_refused(db):
-    with pytest.raises(CommandError):
-        call_command("send_reminders", "--earliest", "24", "--latest", "48")
+def test_an_early_appointment_is_reminded_the_morning_before_too(smtp, confirmed, queue_reminders):
+    monday = next_monday_at(8, weeks_ahead=3)
+    confirmed(monday)
+    # 22 hours ahead: the day before, at the usual time.
+    assert queue_reminders(at(monday.date() - timedelta(days=1), 10)) == 1
 
 
-def test_requests_and_cancelled_appointments_get_no_reminder(
-    smtp, book, confirmed, staff, send_reminders
+def test_a_patient_confirmed_on_the_day_before_gets_no_second_email(
+    smtp, confirmed, queue_reminders
 ):
-    book(hours_from_now(30))  # still a request
-    confirmed(hours_from_now(36)).cancel(by=staff)
-    send_reminders()
+    """The confirmation, sent that day, was the reminder."""
+    monday = next_monday_at(10, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    appointment = confirmed(monday)
+    told_at(appointment, OutgoingEmail.Kind.CONFIRMED, at(sunday, 0, 5))
+    assert queue_reminders(at(sunday, 10)) == 0
+    assert queue_reminders(at(monday.date(), 8)) == 0
     assert reminder_messages(smtp) == []
 
 
-def test_a_moved_appointment_is_reminded_of_its_new_time(
-    smtp, confirmed, after_commit, staff, send_reminders
+def test_a_confirmation_sent_the_evening_before_that_does_not_replace_the_reminder(
+    smtp, confirmed, queue_reminders
 ):
-    appointment = confirmed(hours_from_now(30))
+    monday = next_monday_at(10, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    appointment = confirmed(monday)
+    told_at(appointment, OutgoingEmail.Kind.CONFIRMED, at(sunday - timedelta(days=1), 23, 30))
+    assert queue_reminders(at(sunday, 10)) == 1
+
+
+def test_a_confirmation_that_never_went_out_does_not_count_as_a_reminder(
+    smtp, confirmed, queue_reminders
+):
+    monday = next_monday_at(10, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    appointment = confirmed(monday)
+    told_at(appointment, OutgoingEmail.Kind.CONFIRMED, at(sunday, 9))
+    appointment.emails.filter(kind=OutgoingEmail.Kind.CONFIRMED).update(
+        status=OutgoingEmail.Status.FAILED
+    )
+    assert queue_reminders(at(sunday, 10)) == 1
+
+
+def test_a_reminder_missed_the_day_before_still_goes_before_the_appointment(
+    smtp, confirmed, queue_reminders
+):
+    """As when the server that runs cron was down all Sunday."""
+    monday = next_monday_at(10, weeks_ahead=3)
+    confirmed(monday)
+    assert queue_reminders(at(monday.date(), 10, 15)) == 0  # it has begun
+    assert queue_reminders(at(monday.date(), 7)) == 1
+
+
+def test_requests_and_cancelled_appointments_get_no_reminder(
+    smtp, book, confirmed_last_week, staff, send_reminders
+):
+    book(hours_from_now(3))  # still a request
+    confirmed_last_week(hours_from_now(6)).cancel(by=staff)
+    reminded = confirmed_last_week(hours_from_now(9))
     send_reminders()
-    after_commit(appointment.reschedule, hours_from_now(40), by=staff)
-    send_reminders()
+    (message,) = reminder_messages(smtp)
+    assert reminded.reference in message["Subject"]
+
+
+def test_a_moved_appointment_is_reminded_of_its_new_time(
+    smtp, confirmed, after_commit, staff, queue_reminders
+):
+    monday = next_monday_at(10, weeks_ahead=3)
+    wednesday = monday + timedelta(days=2)
+    appointment = confirmed(monday)
+    assert queue_reminders(at(monday.date() - timedelta(days=1), 10)) == 1
+    after_commit(appointment.reschedule, wednesday, by=staff)
+    assert queue_reminders(at(wednesday.date() - timedelta(days=1), 10)) == 1
     first, second = reminder_messages(smtp)
-    new_time = timezone.localtime(hours_from_now(40), NY).strftime("%-I:%M %p")
-    assert new_time in second.get_body(("plain",)).get_content()
+    assert "Wednesday" in second.get_body(("plain",)).get_content()
+
+
+def test_a_patient_told_of_a_new_time_on_the_day_before_gets_no_reminder(
+    smtp, confirmed, after_commit, staff, queue_reminders
+):
+    monday = next_monday_at(10, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    appointment = confirmed(monday)
+    assert queue_reminders(at(sunday, 10)) == 1
+    # Staff move it to the afternoon on Sunday: the email with the new time was the reminder.
+    after_commit(appointment.reschedule, monday + timedelta(hours=5), by=staff)
+    told_at(appointment, OutgoingEmail.Kind.RESCHEDULED, at(sunday, 15))
+    assert queue_reminders(at(sunday, 16)) == 0
+    assert len(reminder_messages(smtp)) == 1
 
 
 def test_a_reminder_held_up_by_smtp_is_withdrawn_if_the_appointment_is_cancelled(
-    smtp_down, confirmed, after_commit, staff, send_reminders
+    smtp_down, confirmed_last_week, after_commit, staff, send_reminders
 ):
-    appointment = confirmed(hours_from_now(30))
+    appointment = confirmed_last_week(hours_from_now(3))
     send_reminders()
     assert reminders().get().status == "pending"
     after_commit(appointment.cancel, by=staff)
@@ -132,57 +225,38 @@ def next_dst_change(*, clocks_go):
     raise AssertionError("no daylight-saving change in New York within a year")
 
 
-def at(day, hour, minute=0):
-    return datetime.combine(day, time(hour, minute), NY)
-
-
-def test_reminder_window_counts_real_hours_when_clocks_go_forward(smtp, confirmed, queue_reminders):
+def test_the_day_before_a_change_of_clocks_keeps_its_ten_oclock(smtp, confirmed, queue_reminders):
     sunday = next_dst_change(clocks_go="forward")
     saturday, monday = sunday - timedelta(days=1), sunday + timedelta(days=1)
-    appointment = confirmed(at(monday, 9))  # 9:00 EDT
-    # Saturday 7:30 EST is 48.5 real hours before (the night loses an hour): not yet.
-    assert queue_reminders(at(saturday, 7, 30)) == 0
-    # Saturday 8:30 EST is 47.5 real hours before, though the clock says 48.5.
-    assert queue_reminders(at(saturday, 8, 30)) == 1
-    assert queue_reminders(at(sunday, 8, 30)) == 0  # once only
+    confirmed(at(monday, 9))  # 9:00 EDT
+    assert queue_reminders(at(saturday, 10)) == 0
+    # The night lost an hour: 10:00 EDT is 23 real hours before, and still the time.
+    assert queue_reminders(at(sunday, 9, 59)) == 0
+    assert queue_reminders(at(sunday, 10)) == 1
     body = reminder_messages(smtp)[0].get_body(("plain",)).get_content()
     assert "9:00 AM to 10:15 AM (New York time, EDT)" in body
-    appointment.refresh_from_db()
-    assert appointment.reminder_sent_at == at(saturday, 8, 30)
 
 
-def test_reminder_window_counts_real_hours_when_clocks_go_back(smtp, confirmed, queue_reminders):
+def test_an_appointment_on_the_day_clocks_go_back_is_reminded_the_day_before(
+    smtp, confirmed, queue_reminders
+):
     sunday = next_dst_change(clocks_go="back")
     saturday, monday = sunday - timedelta(days=1), sunday + timedelta(days=1)
+    confirmed(at(sunday, 13))  # 13:00 EST
     confirmed(at(monday, 9))  # 9:00 EST
-    # Saturday 9:30 EDT is 48.5 real hours before (the night gains an hour), though the
-    # clock says 47.5: not yet.
-    assert queue_reminders(at(saturday, 9, 30)) == 0
-    assert queue_reminders(at(saturday, 10, 30)) == 1
-    body = reminder_messages(smtp)[0].get_body(("plain",)).get_content()
-    assert "9:00 AM to 10:15 AM (New York time, EST)" in body
-
-
-def test_the_last_moment_for_a_reminder_is_24_real_hours_before(smtp, confirmed, queue_reminders):
-    sunday = next_dst_change(clocks_go="forward")
-    monday = sunday + timedelta(days=1)
-    confirmed(at(monday, 9))
-    # Sunday 9:30 EDT is 23.5 real hours before: too late for a reminder.
-    assert queue_reminders(at(sunday, 9, 30)) == 0
-    assert queue_reminders(at(sunday, 8, 30)) == 1
-
-
-def test_a_normal_week_keeps_its_window_too(smtp, confirmed, queue_reminders):
-    appointment = confirmed(next_monday_at(10, weeks_ahead=3))
-    start = appointment.start
-    assert queue_reminders(start - timedelta(hours=48, minutes=1)) == 0
-    assert queue_reminders(start - timedelta(hours=48)) == 1
+    assert queue_reminders(at(saturday, 9, 59)) == 0
+    assert queue_reminders(at(saturday, 10)) == 1  # Sunday's, on Saturday at 10:00 EDT
+    assert queue_reminders(at(sunday, 9, 59)) == 0
+    assert queue_reminders(at(sunday, 10)) == 1  # Monday's, on Sunday at 10:00 EST
+    first, second = (m.get_body(("plain",)).get_content() for m in reminder_messages(smtp))
+    assert "1:00 PM to 2:15 PM (New York time, EST)" in first
+    assert "9:00 AM to 10:15 AM (New York time, EST)" in second
 
 
 def test_a_reminder_held_up_until_the_appointment_began_is_not_sent(
-    smtp_down, confirmed, send_reminders
+    smtp_down, confirmed_last_week, send_reminders
 ):
-    appointment = confirmed(hours_from_now(30))
+    appointment = confirmed_last_week(hours_from_now(3))
     send_reminders()
     # As if the mail server stayed down until after the appointment began.
     Appointment.objects.filter(pk=appointment.pk).update(
@@ -201,8 +275,8 @@ def test_a_reminder_held_up_until_the_appointment_began_is_not_sent(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_reminder_runs_at_once_queue_one_reminder(postgresql, smtp, confirmed):
-    confirmed(hours_from_now(30))
+def test_two_reminder_runs_at_once_queue_one_reminder(postgresql, smtp, confirmed_last_week):
+    confirmed_last_week(hours_from_now(3))
     start = threading.Barrier(2)
 
     def run():
