@@ -146,3 +146,26 @@ def test_after_a_new_secret_key_no_page_stored_with_the_old_stand_ins_is_served(
     assert old_csrf not in html
     token = tokens(response)[0]
     assert len(token) == 64 and token not in (old_csrf, views.CSRF_STAND_IN)
+
+
+def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
+    client, service, practitioner, monday, monkeypatch
+):
+    """Each worker's local cache holds up to a hundred of them: a page kept as its HTML
+    was about 20 KB of memory, mostly the same buttons over and over."""
+    stored = {}
+    set_in_cache = page_cache.set
+
+    def remember(key, value, *args, **kwargs):
+        stored[key] = value
+        return set_in_cache(key, value, *args, **kwargs)
+
+    monkeypatch.setattr(page_cache, "set", remember)
+    choice = {"service": service.slug, "practitioner": practitioner.slug, "day": monday}
+    first = client.get(FORM, choice)
+    (value,) = (value for key, value in stored.items() if "blank-page" in key)
+    assert len(value) < len(first.content) / 3
+    second = client.get(FORM, choice)
+    assert second.templates == []  # served from what was stored
+    assert page(second).options["slot"] == page(first).options["slot"] != []
+    assert second.content.decode().count(service.name) == first.content.decode().count(service.name)
