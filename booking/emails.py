@@ -52,9 +52,13 @@ LONGEST_RETRY_DELAY = timedelta(hours=6)
 # or may not have gone out, so it is shown to staff instead of being sent a second time.
 STUCK_AFTER = timedelta(minutes=15)
 
-# A reminder goes out on the day before the appointment (the clinic's calendar), from this
-# time of day: one morning email about tomorrow, whatever the appointment's hour.
+# A reminder goes out on the day before the appointment (the clinic's calendar), at this
+# time of day: one morning email about tomorrow, whatever the appointment's hour...
 REMINDER_TIME = time_of_day(10)
+# ...or earlier, when cancelling online closes before then (a morning appointment, with the
+# default 24 hours' notice): this long before it closes, so that a patient the reminder
+# finds unable to come can still give the time up online, for someone else to take.
+REMINDER_BEFORE_CANCEL_DEADLINE = timedelta(hours=2)
 
 STAFF_KINDS = {Kind.STAFF_NEW_REQUEST, Kind.STAFF_CANCELLED}
 
@@ -735,29 +739,37 @@ def resend(email):
 # Reminders
 
 
-def day_before(start):
-    """The day before an appointment in the clinic's time zone: (its midnight, the reminder's time).
+def reminder_due(appointment):
+    """When an appointment's reminder is due, and the midnight that began that day.
 
-    Wall-clock times on the clinic's calendar, so a change of clocks that night moves
-    neither.
+    At REMINDER_TIME on the day before, on the clinic's wall clock (so a change of clocks
+    that night moves nothing), or REMINDER_BEFORE_CANCEL_DEADLINE before cancelling
+    online closes, whichever comes first.
     """
     zone = timezone.get_default_timezone()
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    return datetime.combine(day, time_of_day(), zone), datetime.combine(day, REMINDER_TIME, zone)
+    day_before = appointment.start.astimezone(zone).date() - timedelta(days=1)
+    due = min(
+        datetime.combine(day_before, REMINDER_TIME, zone),
+        appointment.patient_cancel_deadline() - REMINDER_BEFORE_CANCEL_DEADLINE,
+    )
+    return due, datetime.combine(due.astimezone(zone).date(), time_of_day(), zone)
 
 
 def queue_reminders(*, now=None):
-    """Queue one reminder for each confirmed appointment whose day before has come.
+    """Queue one reminder for each confirmed appointment whose reminder is due.
 
-    Due from REMINDER_TIME on the day before until the appointment starts (so a run missed
-    that day still reminds in the morning). Not for a patient who was sent its
-    confirmation or its new time since the day before began: that email was the reminder.
-    Returns how many were queued.
+    Due at the time reminder_due gives, until the appointment starts (so a run missed then
+    still reminds). Not for a patient who was sent its confirmation or its new time on the
+    day the reminder is due: that email was the reminder. Returns how many were queued.
     """
     now = now or timezone.now()
     zone = timezone.get_default_timezone()
+    # Every appointment whose reminder may be due by now, and some whose is not yet.
     after_tomorrow = datetime.combine(
         now.astimezone(zone).date() + timedelta(days=2), time_of_day(), zone
+    )
+    latest_start = (
+        after_tomorrow + Clinic.load().cancellation_notice + REMINDER_BEFORE_CANCEL_DEADLINE
     )
     last_told = (
         OutgoingEmail.objects.filter(
@@ -773,7 +785,7 @@ def queue_reminders(*, now=None):
             status=Status.CONFIRMED,
             reminder_sent_at__isnull=True,
             start__gt=now,
-            start__lt=after_tomorrow,
+            start__lt=latest_start,
         )
         .annotate(last_told=Subquery(last_told))
         .select_related("service", "practitioner")
@@ -781,8 +793,8 @@ def queue_reminders(*, now=None):
     )
     queued = 0
     for appointment in candidates:
-        day_began, due = day_before(appointment.start)
-        if now < due or (appointment.last_told and appointment.last_told >= day_began):
+        due, that_day = reminder_due(appointment)
+        if now < due or (appointment.last_told and appointment.last_told >= that_day):
             continue
         with transaction.atomic():
             # Marks the reminder as queued unless another run did so first.

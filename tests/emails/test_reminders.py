@@ -1,4 +1,5 @@
-"""Reminders: one per confirmed appointment, on the clinic's day before it, across DST too."""
+"""Reminders: one per confirmed appointment, the day before it (earlier if cancelling online
+closes before then), on the clinic's calendar, across DST too."""
 
 import threading
 from datetime import date, datetime, time, timedelta
@@ -10,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from booking import emails
-from booking.models import Appointment, OutgoingEmail
+from booking.models import Appointment, Clinic, OutgoingEmail
 
 from .conftest import NY, next_monday_at
 
@@ -104,11 +105,36 @@ def test_the_reminder_goes_on_the_day_before_from_ten_in_the_morning(
     assert len(reminder_messages(smtp)) == 1
 
 
-def test_an_early_appointment_is_reminded_the_morning_before_too(smtp, confirmed, queue_reminders):
+def test_a_morning_appointment_is_reminded_while_it_can_still_be_cancelled_online(
+    smtp, confirmed, queue_reminders
+):
     monday = next_monday_at(8, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
     confirmed(monday)
-    # 22 hours ahead: the day before, at the usual time.
-    assert queue_reminders(at(monday.date() - timedelta(days=1), 10)) == 1
+    # Cancelling online closes 24 hours before, Sunday at 8:00: two hours before that.
+    assert queue_reminders(at(sunday, 5, 59)) == 0
+    assert queue_reminders(at(sunday, 6)) == 1
+
+
+def test_the_reminder_comes_while_the_patient_can_still_cancel_online(
+    smtp, confirmed_last_week, send_reminders
+):
+    # 26 hours ahead: cancelling online closes in 2 hours, so the reminder is due now.
+    confirmed_last_week(hours_from_now(26))
+    send_reminders()
+    (message,) = reminder_messages(smtp)
+    assert "you can cancel online until" in message.get_body(("plain",)).get_content()
+
+
+def test_a_longer_cancellation_notice_brings_the_reminder_forward(smtp, confirmed, queue_reminders):
+    clinic = Clinic.load()
+    clinic.cancellation_notice_hours = 48
+    clinic.save()
+    monday = next_monday_at(15, weeks_ahead=3)
+    saturday = monday.date() - timedelta(days=2)
+    confirmed(monday)
+    assert queue_reminders(at(saturday, 12, 59)) == 0
+    assert queue_reminders(at(saturday, 13)) == 1
 
 
 def test_a_patient_confirmed_on_the_day_before_gets_no_second_email(
@@ -228,13 +254,23 @@ def next_dst_change(*, clocks_go):
 def test_the_day_before_a_change_of_clocks_keeps_its_ten_oclock(smtp, confirmed, queue_reminders):
     sunday = next_dst_change(clocks_go="forward")
     saturday, monday = sunday - timedelta(days=1), sunday + timedelta(days=1)
-    confirmed(at(monday, 9))  # 9:00 EDT
+    confirmed(at(monday, 14))  # 14:00 EDT
     assert queue_reminders(at(saturday, 10)) == 0
-    # The night lost an hour: 10:00 EDT is 23 real hours before, and still the time.
+    # The night lost an hour: 10:00 EDT is 27 real hours before, and still the time.
     assert queue_reminders(at(sunday, 9, 59)) == 0
     assert queue_reminders(at(sunday, 10)) == 1
     body = reminder_messages(smtp)[0].get_body(("plain",)).get_content()
-    assert "9:00 AM to 10:15 AM (New York time, EDT)" in body
+    assert "2:00 PM to 3:15 PM (New York time, EDT)" in body
+
+
+def test_after_a_night_that_lost_an_hour_the_cancel_deadline_counts_real_hours(
+    smtp, confirmed, queue_reminders
+):
+    sunday = next_dst_change(clocks_go="forward")
+    monday = sunday + timedelta(days=1)
+    confirmed(at(monday, 9))  # 9:00 EDT: cancelling online closes Sunday at 9:00 EDT
+    assert queue_reminders(at(sunday, 6, 59)) == 0
+    assert queue_reminders(at(sunday, 7)) == 1
 
 
 def test_an_appointment_on_the_day_clocks_go_back_is_reminded_the_day_before(
@@ -243,14 +279,14 @@ def test_an_appointment_on_the_day_clocks_go_back_is_reminded_the_day_before(
     sunday = next_dst_change(clocks_go="back")
     saturday, monday = sunday - timedelta(days=1), sunday + timedelta(days=1)
     confirmed(at(sunday, 13))  # 13:00 EST
-    confirmed(at(monday, 9))  # 9:00 EST
+    confirmed(at(monday, 14))  # 14:00 EST
     assert queue_reminders(at(saturday, 9, 59)) == 0
     assert queue_reminders(at(saturday, 10)) == 1  # Sunday's, on Saturday at 10:00 EDT
     assert queue_reminders(at(sunday, 9, 59)) == 0
     assert queue_reminders(at(sunday, 10)) == 1  # Monday's, on Sunday at 10:00 EST
     first, second = (m.get_body(("plain",)).get_content() for m in reminder_messages(smtp))
     assert "1:00 PM to 2:15 PM (New York time, EST)" in first
-    assert "9:00 AM to 10:15 AM (New York time, EST)" in second
+    assert "2:00 PM to 3:15 PM (New York time, EST)" in second
 
 
 def test_a_reminder_held_up_until_the_appointment_began_is_not_sent(

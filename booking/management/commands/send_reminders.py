@@ -7,10 +7,10 @@ from booking import emails
 
 class Command(BaseCommand):
     help = (
-        "Remind each confirmed appointment's patient once, on the day before it (clinic "
-        f"time), from {emails.REMINDER_TIME:%H:%M}; not a patient whose confirmation or new "
-        "time was sent that day. Running it again, or from two machines, never sends a "
-        "second reminder."
+        "Remind each confirmed appointment's patient once, on the day before it at "
+        f"{emails.REMINDER_TIME:%H:%M} (clinic time), or earlier if cancelling online closes "
+        "before then; not a patient whose confirmation or new time was sent that day. "
+        "Running it again, or from two machines, never sends a second reminder."
     )
 
     def handle(self, *args, **options):
