@@ -422,7 +422,9 @@ def _blank_page_key(request, services, practitioners):
         source,
     ]
     digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
-    return f"booking:blank-page:{digest}"
+    # Named for how the page is stored (below), so that a cache shared across a deploy
+    # never hands one version's entry to the other.
+    return f"booking:blank-page-zlib:{digest}"
 
 
 # Stored compressed: each worker's local cache keeps up to 100 entries, and a blank page is

@@ -169,3 +169,24 @@ def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
     assert second.templates == []  # served from what was stored
     assert page(second).options["slot"] == page(first).options["slot"] != []
     assert second.content.decode().count(service.name) == first.content.decode().count(service.name)
+
+
+def test_a_page_stored_by_the_version_before_is_not_read_as_compressed(
+    client, service, monkeypatch
+):
+    """A cache shared across a deploy (Redis) still holds pages stored as plain HTML."""
+    stored = {}
+    set_in_cache = page_cache.set
+
+    def remember(key, value, *args, **kwargs):
+        stored[key] = value
+        return set_in_cache(key, value, *args, **kwargs)
+
+    monkeypatch.setattr(page_cache, "set", remember)
+    client.get(FORM, {"service": service.slug})
+    (key,) = (key for key in stored if "blank-page" in key)
+    page_cache.clear()
+    page_cache.set(key.replace("blank-page-zlib", "blank-page"), "<p>an old page</p>", 60)
+    response = client.get(FORM, {"service": service.slug})
+    assert response.status_code == 200
+    assert b"an old page" not in response.content
