@@ -148,11 +148,9 @@ def test_after_a_new_secret_key_no_page_stored_with_the_old_stand_ins_is_served(
     assert len(token) == 64 and token not in (old_csrf, views.CSRF_STAND_IN)
 
 
-def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
-    client, service, practitioner, monday, monkeypatch
-):
-    """Each worker's local cache holds up to a hundred of them: a page kept as its HTML
-    was about 20 KB of memory, mostly the same buttons over and over."""
+@pytest.fixture
+def stored_pages(monkeypatch):
+    """What the view puts into the pages cache, by key."""
     stored = {}
     set_in_cache = page_cache.set
 
@@ -161,9 +159,17 @@ def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
         return set_in_cache(key, value, *args, **kwargs)
 
     monkeypatch.setattr(page_cache, "set", remember)
+    return stored
+
+
+def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
+    client, service, practitioner, monday, stored_pages
+):
+    """Each worker's local cache holds up to a hundred of them: a page kept as its HTML
+    was about 20 KB of memory, mostly the same buttons over and over."""
     choice = {"service": service.slug, "practitioner": practitioner.slug, "day": monday}
     first = client.get(FORM, choice)
-    (value,) = (value for key, value in stored.items() if "blank-page" in key)
+    (value,) = (value for key, value in stored_pages.items() if "blank-page" in key)
     assert len(value) < len(first.content) / 3
     second = client.get(FORM, choice)
     assert second.templates == []  # served from what was stored
@@ -172,19 +178,11 @@ def test_a_stored_page_takes_a_fraction_of_its_size_in_the_cache(
 
 
 def test_a_page_stored_by_the_version_before_is_not_read_as_compressed(
-    client, service, monkeypatch
+    client, service, stored_pages
 ):
     """A cache shared across a deploy (Redis) still holds pages stored as plain HTML."""
-    stored = {}
-    set_in_cache = page_cache.set
-
-    def remember(key, value, *args, **kwargs):
-        stored[key] = value
-        return set_in_cache(key, value, *args, **kwargs)
-
-    monkeypatch.setattr(page_cache, "set", remember)
     client.get(FORM, {"service": service.slug})
-    (key,) = (key for key in stored if "blank-page" in key)
+    (key,) = (key for key in stored_pages if "blank-page" in key)
     page_cache.clear()
     page_cache.set(key.replace("blank-page-zlib", "blank-page"), "<p>an old page</p>", 60)
     response = client.get(FORM, {"service": service.slug})
