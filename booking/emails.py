@@ -62,14 +62,16 @@ REMINDER_BEFORE_CANCEL_DEADLINE = timedelta(hours=2)
 
 STAFF_KINDS = {Kind.STAFF_NEW_REQUEST, Kind.STAFF_CANCELLED}
 
-# Subjects carry no patient data beyond a first name and the reference.
+# Subjects carry no patient data beyond a first name and the reference (and a reminder's
+# day and time).
 SUBJECTS = {
     Kind.REQUEST_RECEIVED: "We received your request {reference}",
     Kind.CONFIRMED: "Your appointment is confirmed ({reference})",
     Kind.RESCHEDULED: "Your appointment has a new time ({reference})",
     Kind.DECLINED: "We cannot offer the time you asked for ({reference})",
     Kind.CANCELLED: "Your appointment is cancelled ({reference})",
-    Kind.REMINDER: "Reminder: your appointment ({reference})",
+    # Its day and time, read from the phone's notification at a glance.
+    Kind.REMINDER: "Reminder: your appointment on {day} at {start} ({reference})",
     Kind.STAFF_NEW_REQUEST: "New request {reference} from {first_name}",
     Kind.STAFF_CANCELLED: "{first_name} cancelled {reference}",
 }
@@ -157,7 +159,13 @@ def compose(kind, appointment, *, change=None):
     }
     confirmed = appointment.has_been_confirmed or context["was_confirmed"]
     subject = SUBJECTS[kind] if confirmed else REQUEST_SUBJECTS.get(kind, SUBJECTS[kind])
-    subject = subject.format(reference=appointment.reference, first_name=context["first_name"])
+    starts = timezone.localtime(appointment.start, timezone.get_default_timezone())
+    subject = subject.format(
+        reference=appointment.reference,
+        first_name=context["first_name"],
+        day=dateformat.format(starts, "l"),
+        start=dateformat.format(starts, "g:i A"),
+    )
     if clinic.name:
         subject = f"{subject} · {one_line(clinic.name)}"
     to_address = settings.CLINIC_NOTIFY_EMAIL if kind in STAFF_KINDS else appointment.email

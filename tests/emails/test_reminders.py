@@ -78,9 +78,14 @@ def test_each_confirmed_appointment_gets_one_reminder_however_often_it_runs(
         send_reminders()
     (message,) = reminder_messages(smtp)
     assert message["To"] == "ada@example.com"
-    assert message["Subject"] == f"Reminder: your appointment ({soon.reference}) · Test Clinic"
-    body = message.get_body(("plain",)).get_content()
     local = timezone.localtime(soon.start, NY)
+    # Spaces evened out: Python's email package may fold the long header before the
+    # "·" (an encoded word) and leave a double space where it unfolds.
+    assert " ".join(message["Subject"].split()) == (
+        f"Reminder: your appointment on {local:%A} at {local.strftime('%-I:%M %p')} "
+        f"({soon.reference}) · Test Clinic"
+    )
+    body = message.get_body(("plain",)).get_content()
     assert local.strftime("%A, %B %-d, %Y") in body
     assert local.strftime("%-I:%M %p") in body
     assert f"(New York time, {local.tzname()})" in body
