@@ -159,12 +159,11 @@ def compose(kind, appointment, *, change=None):
     }
     confirmed = appointment.has_been_confirmed or context["was_confirmed"]
     subject = SUBJECTS[kind] if confirmed else REQUEST_SUBJECTS.get(kind, SUBJECTS[kind])
-    starts = timezone.localtime(appointment.start, timezone.get_default_timezone())
     subject = subject.format(
         reference=appointment.reference,
         first_name=context["first_name"],
-        day=dateformat.format(starts, "l"),
-        start=dateformat.format(starts, "g:i A"),
+        day=context["when"]["day"],
+        start=context["when"]["start"],
     )
     if clinic.name:
         subject = f"{subject} · {one_line(clinic.name)}"
@@ -246,6 +245,7 @@ def local_moment(moment):
     moment = timezone.localtime(moment, timezone.get_default_timezone())
     return {
         "date": dateformat.format(moment, "l, F j, Y"),
+        "day": dateformat.format(moment, "l"),
         "start": dateformat.format(moment, "g:i A"),
     }
 
