@@ -153,14 +153,16 @@ class AppointmentForm(forms.ModelForm):
         cleaned_data = super().clean()
         start = cleaned_data.get("start")
         service = cleaned_data.get("service") or getattr(self.instance, "service", None)
-        if start and service:
+        moved = {"start", "practitioner", "service"} & set(self.changed_data)
+        # Only a new or moved appointment takes the service's length now: saving a note must
+        # not shorten or stretch a booked visit because the service's length changed since.
+        if start and service and (moved or self.instance.pk is None):
             # In UTC: local wall-clock arithmetic is an hour off across a DST change.
             self.instance.end = start.astimezone(UTC) + service.duration
             practitioner = cleaned_data.get("practitioner") or getattr(
                 self.instance, "practitioner", None
             )
-            moved = {"start", "practitioner", "service"} & set(self.changed_data)
-            if practitioner and (moved or self.instance.pk is None):
+            if practitioner:
                 absence = practitioner.absence(start, self.instance.end)
                 if absence:
                     self.add_error("start", f"Not at this time: {absence}.")

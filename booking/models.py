@@ -622,10 +622,19 @@ class Appointment(models.Model):
         if self.service_id and self.start and not self.end:
             self.end = self.start.astimezone(UTC) + self.service.duration
         overlap_matters = self.start and self.end and self.practitioner_id and self.is_active
-        if overlap_matters and self.conflicts().exists():
+        if overlap_matters and self._takes_a_new_time() and self.conflicts().exists():
             raise ValidationError(
                 {"start": "The practitioner already has an appointment at this time."}
             )
+
+    def _takes_a_new_time(self):
+        """New, or moved: a time it already holds is not checked again, so that a note can
+        be saved after the clinic's buffer or a neighbour's service grew longer."""
+        if self._state.adding:
+            return True
+        return not Appointment.objects.filter(
+            pk=self.pk, start=self.start, end=self.end, practitioner_id=self.practitioner_id
+        ).exists()
 
     def conflicts(self):
         """Other active appointments of this practitioner too close to this one."""

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from booking.models import Appointment
+from booking.models import Appointment, Service
 
 ADD = reverse("admin:booking_appointment_add")
 
@@ -265,3 +265,73 @@ def test_times_read_and_are_typed_as_the_rest_of_the_site_writes_them(
     front_desk_client.post(change_url(appointment), data)
     appointment.refresh_from_db()
     assert timezone.localtime(appointment.start).strftime("%H:%M") == "14:30"
+
+
+def test_saving_a_note_keeps_the_booked_time_after_the_service_got_shorter(
+    front_desk_client, request_at, form_of, service, at, monday
+):
+    appointment = request_at(10)  # 75 minutes: 10:00-11:15
+    appointment.confirm()
+    Service.objects.filter(pk=service.pk).update(duration_minutes=45)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
+
+    response = front_desk_client.post(change_url(appointment), data)
+
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.staff_notes == "Bring the MRI."
+    # Nothing moved: the patient still expects 10:00-11:15, as their calendar file says.
+    assert (appointment.start, appointment.end) == (at(monday, 10), at(monday, 11, 15))
+    assert not appointment.changes.filter(is_reschedule=True).exists()
+
+
+def test_saving_a_note_is_not_refused_after_the_service_got_longer(
+    front_desk_client, request_at, form_of, service
+):
+    first = request_at(10)  # 10:00-11:15
+    request_at(11, 15, first_name="Bo")  # back to back
+    Service.objects.filter(pk=service.pk).update(duration_minutes=90)
+    data = form_of(front_desk_client.get(change_url(first)))
+    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
+
+    response = front_desk_client.post(change_url(first), data)
+
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.staff_notes == "Bring the MRI."
+
+
+def test_saving_a_note_is_not_refused_after_the_buffer_grew(
+    front_desk_client, request_at, form_of, clinic
+):
+    first = request_at(10)  # 10:00-11:15
+    request_at(11, 15, first_name="Bo")  # back to back: allowed when they were booked
+    clinic.buffer_minutes = 15
+    clinic.save()
+    data = form_of(front_desk_client.get(change_url(first)))
+    data.update({"staff_notes": "Called back.", "_save": "Save"})
+
+    response = front_desk_client.post(change_url(first), data)
+
+    assert response.status_code == 302
+    first.refresh_from_db()
+    assert first.staff_notes == "Called back."
+
+
+def test_moving_into_a_grown_buffer_is_still_refused(
+    front_desk_client, request_at, form_of, clinic, at, monday
+):
+    first = request_at(10)  # 10:00-11:15
+    request_at(13, first_name="Bo")  # 13:00-14:15
+    clinic.buffer_minutes = 15
+    clinic.save()
+    data = form_of(front_desk_client.get(change_url(first)))
+    data.update({"start_1": "11:50", "_save": "Save"})  # ends 13:05, inside Bo's buffer
+
+    response = front_desk_client.post(change_url(first), data)
+
+    assert response.status_code == 200
+    assert "already has an appointment" in response.text
+    first.refresh_from_db()
+    assert first.start == at(monday, 10)
