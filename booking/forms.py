@@ -322,10 +322,14 @@ class BookingForm(forms.Form):
         return kept
 
     def ensure_fresh_token(self):
-        """Serve a new token when the posted one was missing or not ours."""
+        """Serve a new token when the posted one was missing or not ours.
+
+        Dated as if served long enough ago: the patient has filled this form in already,
+        and sending it again at once must not look like a bot's speed.
+        """
         if self.is_bound and self.submission_key is None:
             self.data = self.data.copy()
-            self.data["form_token"] = issue_form_token()
+            self.data["form_token"] = issue_form_token(time.time() - MINIMUM_FILL_SECONDS)
 
     def mark_first_error(self):
         """Put the focus on the first field with an error, even without JavaScript."""

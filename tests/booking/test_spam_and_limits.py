@@ -68,6 +68,17 @@ def test_a_form_without_our_token_is_refused_visibly(client, request_data, token
     assert page(response).fields["form_token"] != token
 
 
+def test_an_expired_form_sent_again_at_once_is_booked(client, request_data, seconds_pass):
+    # Shown again with all it had (the time still ticked), it only needs "Send" again: its
+    # new token must not count as a form just served, or the request would be dropped.
+    shown = page(client.post(BOOK, request_data(form_token="forged-token")))
+    seconds_pass(1)
+    response = client.post(BOOK, dict(shown.fields))
+    assert response.status_code == 302
+    assert response.url != reverse("booking:received")
+    assert Appointment.objects.count() == 1
+
+
 def test_requests_from_one_address_are_limited(client, request_data, monday, settings):
     settings.CLINIC_BOOKING_RATE = "3/h"
     for hour in (9, 11, 13):
