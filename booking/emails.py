@@ -506,7 +506,7 @@ def _claim_row(email, *, now=None):
 
 def _deliver(email, connection, max_attempts):
     """Send one claimed row and record the outcome: (outcome, server unreachable)."""
-    outdated = outdated_reason(email)
+    outdated = outdated_reason(_with_appointment_now(email))
     if outdated:
         _update(email, status=OutgoingEmail.Status.FAILED, last_error=f"Not sent: {outdated}")
         return "failed", False
@@ -549,7 +549,13 @@ STATUS_NOW = {
 
 
 def outdated_reason(email):
-    """Why this message no longer holds for its appointment, or "" while it does."""
+    """Why this message no longer holds for its appointment, or "" while it does.
+
+    Besides the appointment's status, the times of its last change and last move, when
+    the row was read with them (_with_appointment_now, resend_refusals): a message written
+    before either tells an earlier state (a confirmation for the old time, "still a
+    request" after it was confirmed), so it is never sent after it.
+    """
     appointment = email.appointment
     if appointment is None:
         return ""
@@ -557,7 +563,41 @@ def outdated_reason(email):
         return f"the appointment {STATUS_NOW[appointment.status]}."
     if email.kind == Kind.REMINDER and appointment.start <= timezone.now():
         return "the appointment had already started."
+    moved_at = getattr(email, "last_moved_at", None)
+    if moved_at and moved_at > email.created_at:
+        return "the appointment was moved after it was written."
+    changed_at = getattr(email, "last_changed_at", None)
+    if changed_at and changed_at > email.created_at:
+        return "the appointment changed after it was written."
     return ""
+
+
+def _last_changes(appointment):
+    """Annotations: when the appointment (an OuterRef to it) last changed, and last moved."""
+    changes = StatusChange.objects.filter(appointment=appointment).order_by("-changed_at")
+    return {
+        "last_changed_at": Subquery(changes.values("changed_at")[:1]),
+        "last_moved_at": Subquery(changes.filter(is_reschedule=True).values("changed_at")[:1]),
+    }
+
+
+def _with_appointment_now(email):
+    """The row, with its appointment read again just before sending.
+
+    A row read a while ago (in a batch of 50, or an outage's backlog sent one by one) may
+    carry an appointment that was cancelled or moved since.
+    """
+    if email.appointment_id is None:
+        return email
+    current = (
+        Appointment.objects.annotate(**_last_changes(OuterRef("pk")))
+        .filter(pk=email.appointment_id)
+        .first()
+    )
+    if current is not None:
+        email.appointment = current
+        email.last_changed_at, email.last_moved_at = current.last_changed_at, current.last_moved_at
+    return email
 
 
 def _record_failure(email, error, max_attempts):
@@ -664,14 +704,9 @@ def resend_refusals(queryset):
     One query, whatever the number of rows: each row's appointment and its last move come
     with it.
     """
-    last_move = (
-        StatusChange.objects.filter(appointment=OuterRef("appointment"), is_reschedule=True)
-        .order_by("-changed_at")
-        .values("changed_at")[:1]
-    )
     rows = (
         queryset.select_related("appointment")
-        .annotate(last_moved_at=Subquery(last_move))
+        .annotate(**_last_changes(OuterRef("appointment")))
         .order_by("created_at", "pk")
     )
     return [(email, _resend_refusal(email)) for email in rows]
@@ -680,12 +715,7 @@ def resend_refusals(queryset):
 def _resend_refusal(email):
     if email.status == OutgoingEmail.Status.SENDING and not is_stuck(email):
         return BEING_SENT  # it would go twice
-    outdated = outdated_reason(email)
-    if outdated:
-        return outdated
-    if email.last_moved_at and email.last_moved_at > email.created_at:
-        return "the appointment was moved after it was written."
-    return ""
+    return outdated_reason(email)
 
 
 def settle_outgrown_stuck():
@@ -805,9 +835,15 @@ def queue_reminders(*, now=None):
         if now < due or (appointment.last_told and appointment.last_told >= that_day):
             continue
         with transaction.atomic():
-            # Marks the reminder as queued unless another run did so first.
+            # Marks the reminder as queued unless another run did so first, or the
+            # appointment was moved or cancelled since it was read (its reminder would
+            # give the old time, and the new time would never get one).
             claimed = Appointment.objects.filter(
-                pk=appointment.pk, status=Status.CONFIRMED, reminder_sent_at__isnull=True
+                pk=appointment.pk,
+                status=Status.CONFIRMED,
+                reminder_sent_at__isnull=True,
+                start=appointment.start,
+                practitioner_id=appointment.practitioner_id,
             ).update(reminder_sent_at=now)
             if not claimed:
                 continue

@@ -691,6 +691,17 @@ class Appointment(models.Model):
         old_start, old_end, old_practitioner = self.start, self.end, self.practitioner
         try:
             with transaction.atomic():
+                # Read again under a lock: a cancellation that committed since this object
+                # was read (the patient's link, another staff member) must not be undone.
+                self.status = (
+                    Appointment.objects.select_for_update()
+                    .values_list("status", flat=True)
+                    .get(pk=self.pk)
+                )
+                if not self.is_active:
+                    raise TransitionNotAllowed(
+                        f"A {self.get_status_display().lower()} appointment cannot be moved."
+                    )
                 self.start = start
                 self.end = start.astimezone(UTC) + self.service.duration
                 if practitioner is not None:
