@@ -18,12 +18,22 @@ _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 
 
 def parse_rate(rate):
-    """(allowed count, window in seconds) from "5/h"; ValueError when it is not a rate."""
-    match = _RATE.match(rate or "")
+    """(allowed count, window in seconds) from "5/h"; ValueError when it is not a rate.
+
+    Both the count and the window are at least 1: "0/h" would refuse every request and
+    "5/0h" would divide by a zero window. booking/checks.py shows the error at startup.
+    """
+    match = _RATE.match(rate) if isinstance(rate, str) else None
     if not match:
         raise ValueError(f"Not a rate: {rate!r} (write it like 5/h, 3/d or 10/15m).")
     count, multiple, unit = match.groups()
-    return int(count), int(multiple or 1) * UNITS[unit]
+    count, window = int(count), int(multiple or 1) * UNITS[unit]
+    if count < 1 or window < 1:
+        raise ValueError(
+            f"Not a rate: {rate!r} (the count and the window must each be at least 1; "
+            "write it like 5/h, 3/d or 10/15m)."
+        )
+    return count, window
 
 
 def client_address(request):
@@ -81,6 +91,10 @@ class Limit:
         """Seconds until the current window ends."""
         now = time.time() if now is None else now
         return int(self.window - now % self.window) + 1
+
+
+# The settings booking_limits() reads, each checked at startup (booking/checks.py).
+RATE_SETTINGS = ("CLINIC_BOOKING_RATE", "CLINIC_BOOKING_EMAIL_RATE")
 
 
 def booking_limits():
