@@ -15,7 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminRadioSelect
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.http import (
     Http404,
     HttpResponseNotAllowed,
@@ -949,6 +949,7 @@ class WorkingHoursFormSet(forms.BaseInlineFormSet):
             if (
                 not data
                 or data.get("DELETE")
+                or data.get("weekday") is None  # its own error says the day is missing
                 or not data.get("start_time")
                 or not data.get("end_time")
             ):
@@ -1057,8 +1058,11 @@ class ClinicClosureAdmin(ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         tz = timezone.get_current_timezone()
-        opens = datetime.combine(obj.start_date, datetime.min.time(), tzinfo=tz)
-        reopens = datetime.combine(obj.end_date + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+        # A closure for good may be entered to the calendar's last day (9999-12-31), whose
+        # next day does not exist: its appointments are all before then anyway.
+        last_day = min(obj.end_date, date.max - timedelta(days=1))
+        opens = datetime.combine(min(obj.start_date, last_day), datetime.min.time(), tzinfo=tz)
+        reopens = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
         warn_about_appointments_in(
             self,
             request,
@@ -1226,19 +1230,36 @@ class OutgoingEmailAdmin(ModelAdmin):
             else:
                 outdated += 1
         emails.send_queued(resent)
-        sent = OutgoingEmail.objects.filter(pk__in=resent, status=OutgoingEmail.Status.SENT)
-        sent = sent.count()
+        outcomes = dict(
+            OutgoingEmail.objects.filter(pk__in=resent)
+            .values_list("status")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+        sent = outcomes.get(OutgoingEmail.Status.SENT, 0)
+        waiting = outcomes.get(OutgoingEmail.Status.PENDING, 0)
+        refused = outcomes.get(OutgoingEmail.Status.FAILED, 0)
         if sent:
             self.message_user(
                 request, f"{sent} email{'s' if sent != 1 else ''} sent again.", messages.SUCCESS
             )
-        if len(resent) > sent:
-            waiting = len(resent) - sent
+        if waiting:
             self.message_user(
                 request,
                 f"{waiting} email{'s' if waiting != 1 else ''} could not be sent now: "
                 "they stay in the queue and are retried automatically.",
                 messages.WARNING,
+            )
+        if refused:
+            # Refused for good (an unknown mailbox, say): nothing will try it again, and the
+            # patient has not heard from us. The reason is on each email's page.
+            self.message_user(
+                request,
+                f"{refused} email{'s' if refused != 1 else ''} could not be sent and will "
+                "not be retried (the mail server refused it, or it no longer holds): see "
+                f"the reason on {'their pages' if refused != 1 else 'its page'}; if the "
+                "address is wrong, call the patient.",
+                messages.ERROR,
             )
         if busy:
             self.message_user(

@@ -125,3 +125,13 @@ def test_staff_book_only_what_is_offered(admin_client, service, short_service, p
     assert service.name in html
     assert short_service.name not in html
     assert retired.name not in html
+
+
+def test_a_new_range_without_its_day_is_a_form_error(admin_client, practitioner, form_of):
+    before = WorkingHours.objects.count()
+    response = practitioner_form_with_hours(
+        admin_client, practitioner, form_of, [("", "18:00", "20:00")]
+    )
+    assert response.status_code == 200
+    assert "This field is required." in response.text
+    assert WorkingHours.objects.count() == before

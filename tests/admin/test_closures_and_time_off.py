@@ -5,6 +5,7 @@ Working hours are softer: a phone booking outside them may be agreed on purpose,
 is saved with a warning.
 """
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -194,3 +195,23 @@ def test_the_closure_list_writes_its_days_as_the_admin_writes_its_times(front_de
     html = page.content.decode()
     assert "Thu, Dec 24, 2026" in html
     assert "Dec. 24, 2026" not in html
+
+
+def test_a_closure_for_good_names_the_appointments_it_covers(
+    admin_client, client, request_at, monday
+):
+    maya = request_at(10)
+    response = admin_client.post(
+        reverse("admin:booking_clinicclosure_add"),
+        {"start_date": f"{monday:%Y-%m-%d}", "end_date": "9999-12-31", "reason": "Moving away"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert ClinicClosure.objects.get().end_date.year == 9999
+    assert "1 active appointment falls in this closure" in response.text
+    assert f'href="{change_url(maya)}"' in response.text
+    # Patients are offered no time from then on.
+    booking_page = client.get(reverse("booking:request"), {"day": f"{monday:%Y-%m-%d}"})
+    assert booking_page.status_code == 200
+    offered = re.findall(r'name="slot" id="[^"]+" value="(\d{4}-\d\d-\d\d)', booking_page.text)
+    assert all(day < f"{monday:%Y-%m-%d}" for day in offered)

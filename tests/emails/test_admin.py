@@ -124,6 +124,24 @@ def test_a_resend_that_fails_again_says_so_and_stays_queued(smtp_down, book, fro
     assert email.status == "pending"
 
 
+def test_a_resend_refused_for_good_says_so_not_that_it_is_queued(smtp, book, front_desk_client):
+    smtp.refused = {"nobody@example.com"}
+    book(next_monday_at(10), email="nobody@example.com")
+    email = OutgoingEmail.objects.get(kind="request_received")
+    assert email.status == "failed"  # 550: given up at once
+
+    response = front_desk_client.post(email_page(email), {"_resend": "1"})
+
+    assert messages_after(response) == [
+        "1 email could not be sent and will not be retried (the mail server refused it, or "
+        "it no longer holds): see the reason on its page; if the address is wrong, call the "
+        "patient."
+    ]
+    email.refresh_from_db()
+    assert email.status == "failed"
+    assert "550" in email.last_error
+
+
 def test_an_email_is_a_record_staff_cannot_edit_or_delete(smtp, book, front_desk_client):
     book(next_monday_at(10))
     email = OutgoingEmail.objects.get(kind="request_received")
