@@ -44,6 +44,10 @@ INVISIBLE = dict.fromkeys(
 )
 
 
+# The longest article address a request can name (the article a patient came from).
+ARTICLE_SLUG_LENGTH = Article._meta.get_field("slug").max_length
+
+
 class PlainTextField(forms.CharField):
     """Text as a person means it: invisible characters dropped; one line unless `multiline`.
 
@@ -408,7 +412,7 @@ class BookingForm(forms.Form):
         return formatted
 
     def clean_source_article(self):
-        slug = self.cleaned_data["source_article"][:50]
+        slug = self.cleaned_data["source_article"][:ARTICLE_SLUG_LENGTH]
         if not slug:
             return None
         # Only a published article counts; anything else is quietly ignored.

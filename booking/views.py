@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from articles.models import published_article_slugs
 from booking import availability, throttle
 from booking.availability import bookable_days
-from booking.forms import BookingForm, issue_form_token, slot_label
+from booking.forms import ARTICLE_SLUG_LENGTH, BookingForm, issue_form_token, slot_label
 from booking.models import (
     Appointment,
     Clinic,
@@ -323,7 +323,7 @@ def request_consultation(request):
         concern = data.get("concern", "")
         keep = {
             "concern": concern if concern in Concern.values else "",
-            "from": data.get("from", "")[:50],
+            "from": data.get("from", "")[:ARTICLE_SLUG_LENGTH],
         }
     # A blank form's page is stored whole: served from the cache before anything else.
     blank_page_key = _blank_page_key(request, services, practitioners)
@@ -404,7 +404,7 @@ def _blank_page_key(request, services, practitioners):
     if request.method == "POST" or not pagecache.may_be_served_from_cache(request):
         return None
     data = request.GET
-    source = data.get("from", "")[:50]
+    source = data.get("from", "")[:ARTICLE_SLUG_LENGTH]
     if source and source not in published_article_slugs():
         return None
     service = data.get("service", "")
@@ -483,7 +483,7 @@ def open_times(request):
         day=_parse_day(request.GET.get("day")),
         keep={
             "concern": request.GET.get("concern", ""),
-            "from": request.GET.get("from", "")[:50],
+            "from": request.GET.get("from", "")[:ARTICLE_SLUG_LENGTH],
         },
     )
     return JsonResponse(chooser.as_json())

@@ -189,6 +189,18 @@ def test_booking_records_consent_and_the_article_the_patient_came_from(
     assert abs(appointment.consent_at - appointment.created_at) < timedelta(seconds=5)
 
 
+def test_an_article_with_a_long_address_is_recorded(
+    client, book_url, request_data, published_article
+):
+    # An address made from a whole title can be far longer than a short slug.
+    published_article.slug = "how-acupuncture-may-help-long-standing-lower-back-pain-" + "x" * 80
+    published_article.save()
+    form = page(client.get(book_url, {"from": published_article.slug}))
+    assert form.fields["source_article"] == published_article.slug
+    client.post(book_url, request_data(source_article=published_article.slug))
+    assert Appointment.objects.get().source_article == published_article
+
+
 def test_an_unpublished_article_is_not_recorded(client, book_url, request_data, published_article):
     published_article.status = Article.Status.DRAFT
     published_article.save()
