@@ -1138,9 +1138,7 @@ class DeliveryFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "attention":
-            return queryset.filter(
-                Q(status=OutgoingEmail.Status.FAILED) | Q(pk__in=emails.stuck().values("pk"))
-            )
+            return queryset.filter(emails.needs_attention())
         if self.value() == "waiting":
             return queryset.filter(status=OutgoingEmail.Status.PENDING)
         if self.value() == "sent":

@@ -30,7 +30,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import close_old_connections, connections, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
@@ -122,10 +122,16 @@ def queue_for_change(appointment, change):
     return rows
 
 
+# How a row given up on because it no longer held begins its last_error: there is nothing
+# for staff to do about it, unlike an email the mail server refused (see needs_attention).
+NO_LONGER_HOLDS = "Not sent: "
+WITHDRAWN = "Withdrawn: "
+
+
 def _withdraw_pending_reminders(appointment):
     appointment.emails.filter(kind=Kind.REMINDER, status=OutgoingEmail.Status.PENDING).update(
         status=OutgoingEmail.Status.FAILED,
-        last_error="Withdrawn: the appointment was moved or cancelled before it went out.",
+        last_error=f"{WITHDRAWN}the appointment was moved or cancelled before it went out.",
     )
 
 
@@ -508,7 +514,9 @@ def _deliver(email, connection, max_attempts):
     """Send one claimed row and record the outcome: (outcome, server unreachable)."""
     outdated = outdated_reason(_with_appointment_now(email))
     if outdated:
-        _update(email, status=OutgoingEmail.Status.FAILED, last_error=f"Not sent: {outdated}")
+        _update(
+            email, status=OutgoingEmail.Status.FAILED, last_error=f"{NO_LONGER_HOLDS}{outdated}"
+        )
         return "failed", False
     try:
         # Opened here, it stays open for the next rows of this send (send_messages would
@@ -678,6 +686,16 @@ def sender(clinic):
 
 
 # Outbox state for staff and operators
+
+
+def needs_attention():
+    """A filter for the rows staff should look at: given up for a reason they can act on
+    (a refused or invalid address, retries run out), or interrupted while being sent."""
+    no_longer_held = Q(last_error__startswith=NO_LONGER_HOLDS) | Q(
+        last_error__startswith=WITHDRAWN
+    )
+    failed = Q(status=OutgoingEmail.Status.FAILED) & ~no_longer_held
+    return failed | Q(pk__in=stuck().values("pk"))
 
 
 def stuck():

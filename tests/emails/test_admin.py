@@ -305,3 +305,22 @@ def test_staff_who_find_an_interrupted_email_arrived_can_say_so(smtp, book, fron
     assert interrupted.appointment.reference not in needs_attention.content.decode()
     page = front_desk_client.get(email_page(interrupted)).content.decode()
     assert "Closed, not sent again. Interrupted while being sent; closed by frontdesk" in page
+
+
+def test_emails_that_no_longer_hold_do_not_need_attention(
+    smtp_down, book, after_commit, staff, front_desk_client
+):
+    smtp_down.refused = {"nobody@example.com"}
+    appointment = book(next_monday_at(10))  # the mail server is down: both emails wait
+    after_commit(appointment.confirm, by=staff)
+    smtp_down.start()
+    book(next_monday_at(14), email="nobody@example.com")  # its request_received: a 550
+    OutgoingEmail.objects.update(next_attempt_at=timezone.now())
+
+    emails.send_due()  # the confirmation goes; "we received your request" no longer holds
+
+    dropped = OutgoingEmail.objects.filter(appointment=appointment, kind="request_received")
+    assert dropped.get().last_error == "Not sent: the appointment is confirmed now."
+    listing = front_desk_client.get(reverse(OUTBOX), {"state": "attention"}).text
+    assert appointment.reference not in listing  # nothing anyone can or need do about it
+    assert "nobody@example.com" in listing  # but a refused address is for staff to follow up
