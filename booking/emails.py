@@ -31,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import close_old_connections, connections, transaction
 from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
@@ -44,7 +45,7 @@ Kind = OutgoingEmail.Kind
 Status = Appointment.Status
 
 # Retries: 2, 4, 8 ... minutes apart, at most 6 hours apart; given up after 10 attempts,
-# about 17 hours after the first: a mail server down overnight is waited out.
+# about 14½ hours after the first: a mail server down overnight is waited out.
 MAX_ATTEMPTS = 10
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 LONGEST_RETRY_DELAY = timedelta(hours=6)
@@ -691,9 +692,7 @@ def sender(clinic):
 def needs_attention():
     """A filter for the rows staff should look at: given up for a reason they can act on
     (a refused or invalid address, retries run out), or interrupted while being sent."""
-    no_longer_held = Q(last_error__startswith=NO_LONGER_HOLDS) | Q(
-        last_error__startswith=WITHDRAWN
-    )
+    no_longer_held = Q(last_error__startswith=NO_LONGER_HOLDS) | Q(last_error__startswith=WITHDRAWN)
     failed = Q(status=OutgoingEmail.Status.FAILED) & ~no_longer_held
     return failed | Q(pk__in=stuck().values("pk"))
 
@@ -833,8 +832,11 @@ def queue_reminders(*, now=None):
         )
         # One given up on (or withdrawn) never reached the patient.
         .exclude(status=OutgoingEmail.Status.FAILED)
-        .order_by("-created_at")
-        .values("created_at")[:1]
+        # When it went out (a retry may deliver it a day after it was written), or, still
+        # waiting, when it was written.
+        .annotate(told_at=Coalesce("sent_at", "created_at"))
+        .order_by("-told_at")
+        .values("told_at")[:1]
     )
     candidates = (
         Appointment.objects.filter(

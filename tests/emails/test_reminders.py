@@ -49,9 +49,12 @@ def confirmed_last_week(confirmed):
     return make
 
 
-def told_at(appointment, kind, moment):
-    """Date the appointment's email of this kind (its confirmation, its new time)."""
-    assert appointment.emails.filter(kind=kind).update(created_at=moment) == 1
+def told_at(appointment, kind, moment, *, sent=None):
+    """Date the appointment's email of this kind (its confirmation, its new time): written
+    at `moment`, and sent then too unless `sent` says when."""
+    emails_of_kind = appointment.emails.filter(kind=kind)
+    assert emails_of_kind.update(created_at=moment) == 1
+    emails_of_kind.exclude(sent_at=None).update(sent_at=sent or moment)
 
 
 def hours_from_now(hours):
@@ -163,6 +166,19 @@ def test_a_confirmation_sent_the_evening_before_that_does_not_replace_the_remind
     appointment = confirmed(monday)
     told_at(appointment, OutgoingEmail.Kind.CONFIRMED, at(sunday - timedelta(days=1), 23, 30))
     assert queue_reminders(at(sunday, 10)) == 1
+
+
+def test_a_confirmation_written_the_evening_before_but_delivered_that_day_is_the_reminder(
+    smtp, confirmed, queue_reminders
+):
+    """Held up by the mail server overnight, it reached the patient that morning."""
+    monday = next_monday_at(10, weeks_ahead=3)
+    sunday = monday.date() - timedelta(days=1)
+    appointment = confirmed(monday)
+    written = at(sunday - timedelta(days=1), 23, 30)
+    told_at(appointment, OutgoingEmail.Kind.CONFIRMED, written, sent=at(sunday, 9))
+    assert queue_reminders(at(sunday, 10)) == 0
+    assert reminder_messages(smtp) == []
 
 
 def test_a_confirmation_that_never_went_out_does_not_count_as_a_reminder(
