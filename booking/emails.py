@@ -718,8 +718,8 @@ BEING_SENT = "it is being sent right now."
 def resend_refusals(queryset):
     """These rows, oldest first, each with why staff may not send it again ("" if they may).
 
-    One query, whatever the number of rows: each row's appointment and its last move come
-    with it.
+    One query, whatever the number of rows: each row's appointment and the times of its
+    last change and last move come with it.
     """
     rows = (
         queryset.select_related("appointment")
