@@ -335,6 +335,16 @@ class BookingForm(forms.Form):
             self.data = self.data.copy()
             self.data["form_token"] = issue_form_token(time.time() - MINIMUM_FILL_SECONDS)
 
+    def send_as_shown(self, service, practitioner):
+        """Send the treatment and practitioner the page shows when this form comes back.
+
+        One withdrawn while the patient filled the form in is shown as the first treatment
+        or "any practitioner"; sending the withdrawn one again would repeat its error.
+        """
+        self.data = self.data.copy()
+        self.data["service"] = service.slug if service else ""
+        self.data["practitioner"] = practitioner.slug if practitioner else ""
+
     def mark_first_error(self):
         """Put the focus on the first field with an error, even without JavaScript."""
         for name, field in self.fields.items():

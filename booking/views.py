@@ -340,12 +340,7 @@ def request_consultation(request):
         keep=keep,
     )
     if request.method == "POST" and not choosing:
-        # Sent back as the chooser shows it: a practitioner or treatment withdrawn while the
-        # patient filled the form in is shown as "any" (or the first treatment), and the
-        # form must then send that, not the withdrawn one again and again.
-        form.data = form.data.copy()
-        form.data["service"] = chooser.service.slug if chooser.service else ""
-        form.data["practitioner"] = chooser.practitioner.slug if chooser.practitioner else ""
+        form.send_as_shown(chooser.service, chooser.practitioner)
     if request.method != "POST" or choosing:
         if choosing:
             initial = sent.typed()
