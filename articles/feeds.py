@@ -14,7 +14,12 @@ class LatestArticlesFeed(Feed):
 
     def __call__(self, request, *args, **kwargs):
         # A feed is only read: PUT, POST or DELETE get a 405, as on every other page.
-        return require_safe(super().__call__)(request, *args, **kwargs)
+        response = require_safe(super().__call__)(request, *args, **kwargs)
+        # Django dates the feed by its newest item, which does not move when an article is
+        # withdrawn or a topic renamed: a reader asking If-Modified-Since would be told
+        # nothing changed. Without the date, readers revalidate by the content's ETag.
+        del response["Last-Modified"]
+        return response
 
     def link(self):
         return settings.CLINIC_SITE_URL + reverse("articles:list")

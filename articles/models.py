@@ -1,23 +1,39 @@
 """Educational articles for patients, written in Markdown by editors."""
 
+import re
 from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import Greatest
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils import timezone
 
 from booking.models import Concern
 from clinic import generations
 
+# What XML cannot carry, so what would take the feed down: control characters other than
+# tab and line ends. One comes with text pasted from a word processor (its manual line
+# break is \x0b); in a line of text it reads as a space.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def one_line(text):
+    """`text` as one line of plain words: control characters and runs of spaces as one space."""
+    return " ".join(_CONTROL_CHARACTERS.sub(" ", text).split())
+
 
 class TopicQuerySet(models.QuerySet):
     def with_published_articles(self):
-        """Topics that have at least one published article, with how many and the latest change."""
+        """Topics that have at least one published article, with how many and the latest change.
+
+        The latest change is the latest of its articles' `changed_at`.
+        """
         return self.filter(articles__in=Article.objects.published()).annotate(
-            article_count=Count("articles"), last_updated_at=Max("articles__updated_at")
+            article_count=Count("articles"),
+            last_updated_at=Max(Greatest("articles__updated_at", "articles__publish_at")),
         )
 
 
@@ -36,6 +52,9 @@ class Topic(models.Model):
 
     def get_absolute_url(self):
         return reverse("articles:topic", args=[self.slug])
+
+    def clean(self):
+        self.name = one_line(self.name)
 
 
 class ArticleQuerySet(models.QuerySet):
@@ -200,6 +219,9 @@ class Article(models.Model):
         return reverse("articles:detail", args=[self.slug])
 
     def clean(self):
+        # The lines the feed and the lists show: as they read, without what was pasted along.
+        for field in ("title", "summary", "author_name", "reviewer_name"):
+            setattr(self, field, one_line(getattr(self, field)))
         errors = {}
         if self.slug and not leads_to(self.slug, "articles:detail"):
             errors["slug"] = (
@@ -221,6 +243,13 @@ class Article(models.Model):
                 errors["reviewed_on"] = "A published article needs the date it was reviewed."
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def changed_at(self):
+        """When readers last saw it change: its last edit, or the day it appeared if later."""
+        if self.publish_at is None:
+            return self.updated_at
+        return max(self.updated_at, self.publish_at)
 
     @property
     def is_published(self):

@@ -20,10 +20,10 @@ class ArticleSitemap(SiteURLSitemap):
     changefreq = "monthly"
 
     def items(self):
-        return Article.objects.published().only("slug", "updated_at")
+        return Article.objects.published().only("slug", "updated_at", "publish_at")
 
     def lastmod(self, item):
-        return item.updated_at
+        return item.changed_at
 
 
 class TopicSitemap(SiteURLSitemap):

@@ -2,10 +2,13 @@
 
 import json
 import re
+from datetime import timedelta
 from xml.etree import ElementTree
 
 from django.urls import reverse
 from django.utils import timezone
+
+from articles.models import Article
 
 SITE = "https://clinic.test"  # CLINIC_SITE_URL in the test settings
 
@@ -121,3 +124,24 @@ def test_sitemap_lists_articles_and_topics_with_lastmod_on_the_configured_site(
     updated_on = timezone.localdate(published.updated_at).isoformat()
     assert entries[article_url] == updated_on
     assert entries[f"{SITE}{topic.get_absolute_url()}"] == updated_on
+
+
+def test_sitemap_dates_a_scheduled_article_and_its_topic_from_the_day_it_appeared(
+    client, make_article, topic
+):
+    # Written ten days ago and scheduled for this morning: its page, and its topic's page,
+    # first showed it today, which is what tells a search engine to look again.
+    article = make_article(title="Moxibustion, explained", slug="moxibustion", topics=[topic])
+    went_live = timezone.now() - timedelta(minutes=5)
+    Article.objects.filter(pk=article.pk).update(
+        updated_at=timezone.now() - timedelta(days=10), publish_at=went_live
+    )
+    response = client.get(reverse("sitemap"))
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    entries = {
+        url.findtext("s:loc", namespaces=ns): url.findtext("s:lastmod", namespaces=ns)
+        for url in parse_xml(response.content).findall("s:url", ns)
+    }
+    today = timezone.localdate(went_live).isoformat()
+    assert entries[f"{SITE}{article.get_absolute_url()}"] == today
+    assert entries[f"{SITE}{topic.get_absolute_url()}"] == today
