@@ -2,6 +2,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
 from articles.models import Article, Topic
+from clinic import pagecache
 
 # Longer queries are typing accidents or abuse; a person never needs more to find an article.
 MAX_QUERY_LENGTH = 200
@@ -19,6 +20,11 @@ class ArticleListView(ListView):
         query = self.request.GET.get("q", "").replace("\x00", "")
         self.query = " ".join(query.split())[:MAX_QUERY_LENGTH]
         return Article.objects.published().for_listing().search(self.query)
+
+    def paginate_queryset(self, queryset, page_size):
+        paginated = super().paginate_queryset(queryset, page_size)
+        pagecache.shows_page(self.request, paginated[1].number)
+        return paginated
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(

@@ -9,7 +9,8 @@ conditional-GET middleware still run on every answer).
 What is never cached or served from the cache:
 - requests other than GET and HEAD, and any request carrying a session cookie (staff, who
   may see drafts or previews) or a messages cookie;
-- addresses with a query other than `?page=` (searches, made-up parameters);
+- addresses with a query other than `?page=` (searches, made-up parameters), and `?page=`
+  itself unless the view says it showed that page, written that way (`shows_page`);
 - responses that are not a plain 200, that set a cookie, that used the CSRF token or the
   session, that queued a message, or that say `private` or `no-store`.
 
@@ -61,6 +62,16 @@ def public_page(view):
     return wrapper
 
 
+def shows_page(request, number):
+    """Tell the cache that this answer is page `number` of a list.
+
+    Only `?page=<number>`, written as the list writes its own links, is stored: any other
+    value (a page on a page that has none, "02", "last") is answered but not kept, so the
+    addresses that can be stored are as many as the real pages.
+    """
+    request.page_shown = str(number)
+
+
 def _key_prefix():
     return f"pages.{generations.current(generations.PAGES)}"
 
@@ -76,6 +87,10 @@ def _may_be_stored(request, response):
     if request.method != "GET" or not getattr(request, "is_public_page", False):
         return False
     if not set(request.GET) <= STORED_PARAMETERS:
+        return False
+    if "page" in request.GET and request.GET.getlist("page") != [
+        getattr(request, "page_shown", None)
+    ]:
         return False
     if response.status_code != 200 or response.streaming or response.cookies:
         return False

@@ -229,3 +229,37 @@ def test_searches_and_made_up_addresses_are_not_stored(
             assert visitor.get(LIST + query).status_code == 200
         assert len(queries) > 0
     assert published.title in cached(visitor, LIST + "?page=1", django_assert_num_queries)
+
+
+def _renders_each_time(visitor, url):
+    visitor.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert visitor.get(url).status_code == 200
+    return len(queries) > 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [HOME + "?page=2", FEED + "?page=7", LIST + "?page=01", LIST + "?page=+1", LIST + "?page=last"],
+)
+def test_a_page_number_is_stored_only_as_the_list_itself_writes_it(visitor, clinic, published, url):
+    # The home page, the feed and an article have no pages; a list's page has one spelling.
+    assert _renders_each_time(visitor, url)
+
+
+def test_made_up_page_numbers_do_not_push_the_real_pages_out_of_the_cache(
+    visitor, clinic, published, make_article, django_assert_num_queries
+):
+    for number in range(11):
+        make_article(title=f"Article {number}", slug=f"article-{number}")
+    cached(visitor, LIST, django_assert_num_queries)
+    cached(visitor, LIST + "?page=2", django_assert_num_queries)
+    # The local-memory cache keeps 100 entries: more made-up addresses than that.
+    for number in range(120):
+        visitor.get(HOME, {"page": number})
+        visitor.get(published.get_absolute_url(), {"page": number})
+    for zeros in range(1, 30):
+        visitor.get(LIST, {"page": "0" * zeros + "2"})
+    with django_assert_num_queries(0):
+        assert visitor.get(LIST).status_code == 200
+        assert visitor.get(LIST + "?page=2").status_code == 200
