@@ -28,6 +28,21 @@ def test_home_page_on_a_phone(phone_page, live_server, demo):
     assert axe_violations(page) == []
 
 
+def test_a_printed_article_leaves_out_the_site_around_it(desktop_page, live_server, demo):
+    from articles.models import Article
+
+    page = desktop_page
+    article = Article.objects.published().first()
+    page.goto(live_server.url + article.get_absolute_url())
+    page.emulate_media(media="print")
+    shown = page.evaluate(
+        "sel => [...document.querySelectorAll(sel)].map(e => getComputedStyle(e).display)",
+        ".site-header, .site-footer, .skip-link",
+    )
+    assert shown == ["none", "none", "none"]
+    assert page.get_by_role("heading", level=1).inner_text() == article.title
+
+
 def test_404_page_is_friendly_in_a_browser(desktop_page, live_server, demo):
     page = desktop_page
     response = page.goto(live_server.url + "/no-such-page/")
