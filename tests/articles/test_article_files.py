@@ -154,6 +154,17 @@ def test_starter_articles_are_published_reviewed_and_referenced(db):
         assert article.toc_html, article.slug
 
 
+def test_the_first_visit_article_gives_the_first_visit_its_booked_length(db):
+    # A patient planning their day reads the article, then books: the two must agree.
+    from booking.models import Service
+
+    call_command("seed_demo", "--no-admin", verbosity=0, stdout=None)
+    first_visit = Service.objects.get(slug="initial-consultation")
+    article = Article.objects.get(slug="your-first-visit")
+    assert f"about {first_visit.duration_minutes} minutes" in article.body
+    assert "30 to 60 minutes" in article.body  # a usual session, as the sources say
+
+
 def test_seed_demo_twice_changes_nothing(db):
     call_command("seed_demo", "--no-admin", verbosity=0, stdout=None)
     before = snapshot()
