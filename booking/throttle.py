@@ -8,6 +8,8 @@ a keyed hash of what they count (a client address, an email), never the value it
 import ipaddress
 import re
 import time
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,6 +44,10 @@ def client_address(request):
     Each proxy appends the address it was reached from to X-Forwarded-For, so behind N of
     them the client is the N-th address from the right. Whatever stands further left was
     sent by the client itself, and would let it choose its own address.
+
+    An IPv6 client is its /64 (given as the network's first address): one device or home
+    is given a whole /64 and can send from any address in it, so counting addresses would
+    give it a fresh limit, and a fresh five password guesses, with each.
     """
     candidates = [request.META.get("REMOTE_ADDR", "")]
     if settings.PROXY_COUNT:
@@ -50,16 +56,28 @@ def client_address(request):
             candidates.insert(0, forwarded[-settings.PROXY_COUNT].strip())
     for candidate in candidates:
         try:
-            return str(ipaddress.ip_address(candidate))
+            address = ipaddress.ip_address(candidate)
         except ValueError:
             continue
+        if address.version == 6:
+            if address.ipv4_mapped:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.IPv6Network((address, 64), strict=False).network_address)
+        return str(address)
     return None  # no address at all (axes stores it as unknown)
 
 
 def mailbox(email):
-    """The inbox an address delivers to: neither case nor a +tag makes it another one."""
-    local, _, domain = email.strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+    """The inbox an address delivers to: neither case, a +tag nor quoting makes another one.
+
+    "ada"@ and "a\\da"@ are ada@ (a quoted local part is its characters, unescaped).
+    """
+    try:
+        address = Address(addr_spec=email.strip())
+        local, domain = address.username, address.domain
+    except (ValueError, IndexError, HeaderParseError):
+        local, _, domain = email.strip().rpartition("@")
+    return f"{local.lower().split('+', 1)[0]}@{domain.lower()}"
 
 
 class Limit:

@@ -98,3 +98,15 @@ def test_unknown_user_names_are_locked_too(owner):
     fail_five_times("nobody")
     _, response = sign_in("nobody", "anything", HOME)
     assert response.status_code == 429
+
+
+def test_the_addresses_of_one_ipv6_network_share_one_lockout(owner):
+    # One device holds a whole /64: a new address in it is not a fresh five guesses.
+    for n in range(5):
+        sign_in("owner", "wrong-password", f"2001:db8:1:2::{n + 1:x}")
+    client, response = sign_in("owner", PASSWORD, "2001:db8:1:2::ff")
+    assert response.status_code == 429
+    assert not signed_in(client)
+    # Staff elsewhere are not locked out by it.
+    client, _ = sign_in("owner", PASSWORD, "2001:db8:1:3::1")
+    assert signed_in(client)

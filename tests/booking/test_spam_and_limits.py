@@ -129,6 +129,23 @@ def test_behind_a_proxy_each_client_address_counts_separately(client, request_da
     assert client.post(BOOK, third, HTTP_X_FORWARDED_FOR=forwarded).status_code == 429
 
 
+def test_the_addresses_of_one_ipv6_network_share_one_limit(client, request_data, monday, settings):
+    # One device holds a whole /64 and can send from any address in it: one client.
+    settings.CLINIC_BOOKING_RATE = "2/h"
+    statuses = [
+        client.post(
+            BOOK,
+            request_data(slot=local(monday, 9 + 2 * n).isoformat(), email=f"p{n}@example.com"),
+            REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}",
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+    # Another network is another client.
+    data = request_data(slot=local(monday, 15).isoformat(), email="p9@example.com")
+    assert client.post(BOOK, data, REMOTE_ADDR="2001:db8:1:3::1").status_code == 302
+
+
 def test_no_number_of_pages_seen_pushes_a_limit_out_of_the_cache(client, request_data, settings):
     """Pages are kept in a cache of their own, which makes room by dropping old entries:
     a visitor asking for page after page must not drop the count of their requests."""
@@ -157,6 +174,24 @@ def test_requests_for_one_email_are_limited_per_day(client, request_data, monday
             REMOTE_ADDR=f"198.51.100.{n}",
         )
         .status_code
+        for n, email in enumerate(emails)
+    ]
+    assert statuses == [302, 302, 302, 429]
+
+
+def test_quoted_spellings_of_one_mailbox_share_its_limit(client, request_data, monday, settings):
+    # "ada"@ and "a\da"@ are delivered to ada@: a new spelling is not a new inbox to flood.
+    settings.CLINIC_BOOKING_RATE = "100/h"
+    emails = [
+        "ada@example.com",
+        '"ada"@example.com',
+        '"a\\da"@example.com',
+        '"Ad\\a+x"@EXAMPLE.com',
+    ]
+    statuses = [
+        client.post(
+            BOOK, request_data(slot=local(monday + timedelta(days=n), 10).isoformat(), email=email)
+        ).status_code
         for n, email in enumerate(emails)
     ]
     assert statuses == [302, 302, 302, 429]
