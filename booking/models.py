@@ -466,6 +466,8 @@ class Appointment(models.Model):
         Status.REQUESTED: {Status.CONFIRMED, Status.DECLINED, Status.CANCELLED},
         Status.CONFIRMED: {Status.COMPLETED, Status.NO_SHOW, Status.CANCELLED},
     }
+    # What only an appointment whose time has come can become.
+    NEEDS_ITS_TIME = (Status.COMPLETED, Status.NO_SHOW)
     # No way out of these: the only statuses purge_requests may delete.
     FINISHED_STATUSES = (Status.DECLINED, Status.CANCELLED, Status.COMPLETED, Status.NO_SHOW)
     TOKEN_SALT = "booking.appointment"  # noqa: S105 (a signing salt, not a secret)
@@ -733,6 +735,14 @@ class Appointment(models.Model):
         _notify(self, change)
 
     def can_change_to(self, status):
+        """Whether the workflow allows it now.
+
+        Completed and no-show only once its time has come: either frees the time, and a
+        coming visit marked so by mistake would give it to another patient while its own
+        patient, told nothing, still comes.
+        """
+        if status in self.NEEDS_ITS_TIME and not self.has_started():
+            return False
         return status in self.TRANSITIONS.get(self.status, ())
 
     def change_status(self, status, *, by=None, note=""):
@@ -746,10 +756,15 @@ class Appointment(models.Model):
         with transaction.atomic():
             current = Appointment.objects.select_for_update().get(pk=self.pk)
             self.status = current.status
-            if not self.can_change_to(status):
+            if status not in self.TRANSITIONS.get(self.status, ()):
                 raise TransitionNotAllowed(
                     f"{self.reference} is {current.get_status_display().lower()} and cannot "
                     f"become {status.label.lower()}."
+                )
+            if not self.can_change_to(status):
+                raise TransitionNotAllowed(
+                    f"{self.reference} has not started yet and cannot become "
+                    f"{status.label.lower()}."
                 )
             if status == self.Status.CONFIRMED and self.conflicts().exists():
                 raise SlotTaken(f"{self.reference} now overlaps another appointment.")

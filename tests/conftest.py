@@ -12,6 +12,7 @@ from datetime import time, timedelta
 import pytest
 from django.core.cache import caches
 from django.core.management import call_command
+from django.db.models import F
 from django.utils import timezone
 
 from booking.models import Appointment, Clinic, Concern, Practitioner, Service, WorkingHours
@@ -59,6 +60,24 @@ def _clear_cache():
     yield
     for cache in caches.all():
         cache.clear()
+
+
+@pytest.fixture
+def move_into_the_past():
+    """`move_into_the_past(appointment)`: whole weeks earlier, so that its time has come.
+
+    Only then may staff mark it completed or a no-show. Whole weeks keep its weekday and
+    hour, and two appointments of one day moved together stay apart.
+    """
+
+    def move(appointment):
+        shift = timedelta(weeks=(appointment.start - timezone.now()) // timedelta(weeks=1) + 1)
+        Appointment.objects.filter(pk=appointment.pk).update(
+            start=F("start") - shift, end=F("end") - shift
+        )
+        appointment.refresh_from_db()
+
+    return move
 
 
 @pytest.fixture

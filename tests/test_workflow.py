@@ -101,11 +101,12 @@ def test_cancelled_appointment_frees_its_slot(make_appointment):
     assert Appointment.objects.active().count() == 1
 
 
-def test_workflow_allows_only_its_transitions(make_appointment, admin_user):
+def test_workflow_allows_only_its_transitions(make_appointment, admin_user, move_into_the_past):
     appointment = make_appointment(monday_at(10))
     with pytest.raises(TransitionNotAllowed):
         appointment.complete(by=admin_user)
     appointment.confirm(by=admin_user, note="See you then")
+    move_into_the_past(appointment)
     appointment.complete(by=admin_user)
     with pytest.raises(TransitionNotAllowed):
         appointment.cancel(by=admin_user)

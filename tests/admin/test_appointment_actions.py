@@ -1,5 +1,6 @@
 """Status changes from the appointment list and page: through the workflow, reported."""
 
+import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -100,11 +101,12 @@ def test_decline_page_says_which_appointments_will_stay_as_they_are(
 
 
 def test_cancel_action_cancels_with_a_message_and_refuses_finished_ones(
-    front_desk_client, request_at, run_action
+    front_desk_client, request_at, run_action, move_into_the_past
 ):
     confirmed, completed = request_at(9), request_at(11)
     confirmed.confirm()
     completed.confirm()
+    move_into_the_past(completed)
     completed.complete()
     response = run_action(
         front_desk_client,
@@ -126,11 +128,13 @@ def test_cancel_action_cancels_with_a_message_and_refuses_finished_ones(
 
 
 def test_complete_and_no_show_actions_need_a_confirmed_appointment(
-    front_desk_client, request_at, run_action
+    front_desk_client, request_at, run_action, move_into_the_past
 ):
     came, stayed_away, still_requested = request_at(9), request_at(11), request_at(13)
     came.confirm()
     stayed_away.confirm()
+    for appointment in (came, stayed_away, still_requested):
+        move_into_the_past(appointment)
     completed = run_action(front_desk_client, "complete", [came])
     assert messages_after(completed) == [f"1 appointment marked completed: {came.reference}."]
     response = run_action(front_desk_client, "mark_no_show", [stayed_away, still_requested])
@@ -217,3 +221,34 @@ def test_unknown_status_is_not_found(front_desk_client, request_at):
     appointment = request_at(9)
     url = reverse("admin:booking_appointment_status", args=[appointment.pk, "requested"])
     assert front_desk_client.post(url).status_code == 404
+
+
+def test_a_coming_appointment_cannot_be_marked_completed_or_no_show(
+    front_desk_client, request_at, run_action, move_into_the_past, service
+):
+    # Either frees its time: a slip in a bulk action would give it to another patient
+    # while its own patient, told nothing, still comes.
+    from booking.availability import SlotUnavailable, check_slot
+
+    coming, came = request_at(10), request_at(14)
+    coming.confirm()
+    came.confirm()
+    move_into_the_past(came)
+    html = front_desk_client.get(
+        reverse("admin:booking_appointment_change", args=[coming.pk])
+    ).content.decode()
+    assert "Mark completed" not in html
+    assert reverse("admin:booking_appointment_status", args=[coming.pk, "no_show"]) not in html
+
+    response = run_action(front_desk_client, "complete", [coming, came])
+    coming.refresh_from_db()
+    came.refresh_from_db()
+    assert coming.status == Status.CONFIRMED
+    assert came.status == Status.COMPLETED
+    assert messages_after(response) == [
+        f"1 appointment marked completed: {came.reference}.",
+        f"1 not marked completed: {coming.reference} has not started yet and cannot become "
+        "completed.",
+    ]
+    with pytest.raises(SlotUnavailable):
+        check_slot(service, coming.start)

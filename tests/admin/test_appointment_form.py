@@ -181,9 +181,12 @@ def test_appointment_page_shows_the_history_read_only(front_desk_client, front_d
     assert 'name="changes-0-note"' not in html
 
 
-def test_finished_appointment_cannot_be_moved(front_desk_client, request_at, form_of):
+def test_finished_appointment_cannot_be_moved(
+    front_desk_client, request_at, form_of, move_into_the_past
+):
     appointment = request_at(10)
     appointment.confirm()
+    move_into_the_past(appointment)
     appointment.complete()
     data = form_of(front_desk_client.get(change_url(appointment)))
     assert "start_0" not in data

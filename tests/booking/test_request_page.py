@@ -180,8 +180,11 @@ def test_request_page_follows_the_status(client, booked, change, text):
         ("mark_no_show", "We missed you at this appointment."),
     ],
 )
-def test_a_past_appointment_page_says_how_it_ended(client, booked, finish, text):
+def test_a_past_appointment_page_says_how_it_ended(
+    client, booked, finish, text, move_into_the_past
+):
     booked.confirm()
+    move_into_the_past(booked)
     getattr(booked, finish)()
     html = client.get(booked.patient_url).content.decode()
     assert text in html

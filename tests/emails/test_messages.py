@@ -240,9 +240,12 @@ def test_staff_cancelling_tells_the_patient_with_their_note_and_no_staff_notice(
 
 
 @pytest.mark.parametrize("step", ["complete", "mark_no_show"])
-def test_completed_and_no_show_send_nothing(smtp, book, after_commit, staff, step):
+def test_completed_and_no_show_send_nothing(
+    smtp, book, after_commit, staff, step, move_into_the_past
+):
     appointment = book(next_monday_at(10))
     after_commit(appointment.confirm, by=staff)
+    move_into_the_past(appointment)
     before = len(smtp.messages)
     after_commit(getattr(appointment, step), by=staff)
     assert len(smtp.messages) == before
