@@ -467,7 +467,12 @@ class BookingForm(forms.Form):
         return Appointment.objects.filter(submission_key=self.submission_key).first()
 
     def repeats(self, appointment):
-        """Whether this form asks again for `appointment`: the same patient's details.
+        """Whether this form asks again for `appointment`: the same patient's details, for
+        the same treatment on the same day.
+
+        The time may differ: Back reloads the day's page and the browser ticks the button
+        at the same place in the list, by then another time. Another treatment or another
+        day is a second request of its own.
 
         Only ever asked of a request this browser made (views.recent_request): never a way
         to find someone's request by typing their name and address.
@@ -476,8 +481,16 @@ class BookingForm(forms.Form):
         def same(posted, stored):
             return " ".join(self.data.get(posted, "").split()).casefold() == stored.casefold()
 
+        service = self.services.get(self.data.get("service"))
+        try:
+            day = timezone.localdate(datetime.fromisoformat(self.data.get("slot", "")))
+        except (TypeError, ValueError):
+            day = None
         return (
-            same("email", appointment.email)
+            service is not None
+            and service.pk == appointment.service_id
+            and day == timezone.localdate(appointment.start)
+            and same("email", appointment.email)
             and same("first_name", appointment.first_name)
             and same("last_name", appointment.last_name)
         )

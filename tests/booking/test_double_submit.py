@@ -3,6 +3,9 @@
 import re
 from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
 from booking.models import Appointment
 from tests.booking.conftest import local, page
 
@@ -116,6 +119,29 @@ def test_back_and_send_again_shows_the_request_already_made(
     assert Appointment.objects.count() == 1
     assert again.redirect_chain[-1][0] == first.url
     assert "You have already sent this request" in again.text
+
+
+@pytest.mark.parametrize("second", ["another treatment", "another day"])
+def test_a_second_request_of_its_own_from_the_same_browser_is_booked(
+    client, service, short_service, practitioner, monday, seconds_pass, second
+):
+    first = client.post(BOOK, filled_in(client, monday, seconds_pass))
+    # A fresh form, the same patient: the phone chat as well, or a second visit on Thursday.
+    day = monday if second == "another treatment" else monday + timedelta(days=3)
+    chosen = short_service if second == "another treatment" else service
+    served = page(client.get(BOOK, {"service": chosen.slug, "day": day.isoformat()}))
+    patient = filled_in(client, monday, seconds_pass)
+    data = dict(served.fields, slot=served.options["slot"][-1])
+    data.update({k: patient[k] for k in ("first_name", "last_name", "email", "phone", "concern")})
+    data["consent"] = "on"
+    response = client.post(BOOK, data, follow=True)
+    assert "You have already sent this request" not in response.text
+    assert response.redirect_chain[-1][0] != first.url
+    assert Appointment.objects.count() == 2
+    assert {(a.service, timezone.localdate(a.start)) for a in Appointment.objects.all()} == {
+        (service, monday),
+        (chosen, day),
+    }
 
 
 def test_the_same_request_from_a_second_tab_is_not_told_its_time_was_taken(
