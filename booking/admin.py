@@ -33,6 +33,7 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
 from booking import emails, schedule
+from booking.forms import callable_number
 from booking.models import (
     AWAITING_DECISION_FIRST_ORDER,
     Appointment,
@@ -148,6 +149,12 @@ class AppointmentForm(forms.ModelForm):
             if name in self.fields:
                 current = getattr(self.instance, f"{name}_id", None)
                 self.fields[name].queryset = model.objects.filter(Q(is_active=True) | Q(pk=current))
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"]
+        if self.instance.pk and "phone" not in self.changed_data:
+            return phone  # as it was: saving a note must not hang on an old number's form
+        return callable_number(phone)
 
     def clean(self):
         cleaned_data = super().clean()

@@ -154,6 +154,34 @@ def refusal_message(refusal, *, practitioner=None, clinic=None):
             return "Sorry, that time has just been taken."
 
 
+def callable_number(value):
+    """A phone number as typed, in the one form it is stored in (+12125550123 ext. 12).
+
+    A number without its country code is read as one of the clinic's country. The same for
+    a patient's request and a booking staff enter, so that searching by phone finds both.
+    """
+    try:
+        number = phonenumbers.parse(value, Clinic.load().country or DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise forms.ValidationError(
+            "Enter a phone number like (212) 555-0123, or with its country code, "
+            "like +44 20 7946 0000.",
+            code="invalid",
+        )
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if number.extension:
+        # An office number's extension: without it the call reaches reception.
+        formatted += f" ext. {number.extension}"
+    if len(formatted) > Appointment._meta.get_field("phone").max_length:
+        raise forms.ValidationError(
+            "That extension is too long: please give a number we can call directly.",
+            code="invalid",
+        )
+    return formatted
+
+
 class BookingForm(forms.Form):
     """The patient's request. The field names are the public contract (DESIGN.md)."""
 
@@ -398,28 +426,7 @@ class BookingForm(forms.Form):
         return value
 
     def clean_phone(self):
-        value = self.cleaned_data["phone"]
-        region = Clinic.load().country or DEFAULT_PHONE_REGION
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
-            raise forms.ValidationError(
-                "Enter a phone number like (212) 555-0123, or with its country code, "
-                "like +44 20 7946 0000.",
-                code="invalid",
-            )
-        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if number.extension:
-            # An office number's extension: without it the call reaches reception.
-            formatted += f" ext. {number.extension}"
-        if len(formatted) > Appointment._meta.get_field("phone").max_length:
-            raise forms.ValidationError(
-                "That extension is too long: please give a number we can call directly.",
-                code="invalid",
-            )
-        return formatted
+        return callable_number(self.cleaned_data["phone"])
 
     def clean_source_article(self):
         slug = self.cleaned_data["source_article"][:ARTICLE_SLUG_LENGTH]

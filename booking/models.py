@@ -6,6 +6,7 @@ Times are stored in UTC and shown in the clinic's time zone (settings.TIME_ZONE)
 import secrets
 from datetime import UTC, timedelta
 
+import phonenumbers
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
@@ -101,14 +102,23 @@ class Clinic(models.Model):
         cache.delete(self.CACHE_KEY)
 
     def clean(self):
+        errors = {}
         horizon_hours = (self.booking_horizon_days or 0) * 24
         if self.minimum_notice_hours is not None and self.minimum_notice_hours >= horizon_hours:
-            raise ValidationError(
-                {
-                    "minimum_notice_hours": "The minimum notice must be shorter than the "
-                    "booking horizon, or no time could ever be booked online."
-                }
+            errors["minimum_notice_hours"] = (
+                "The minimum notice must be shorter than the booking horizon, or no time could "
+                "ever be booked online."
             )
+        # Patients' phone numbers without a country code are read as this country's, and
+        # the phone library knows the codes in capitals only.
+        self.country = (self.country or "").strip().upper()
+        if self.country not in phonenumbers.SUPPORTED_REGIONS:
+            errors["country"] = (
+                "Enter the clinic's two-letter country code, like US, CA or GB: patients' "
+                "phone numbers without a country code are read as that country's."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     @classmethod
     def load(cls):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from booking.models import Appointment, Service
 
 ADD = reverse("admin:booking_appointment_add")
+CHANGELIST = reverse("admin:booking_appointment_changelist")
 
 
 def at_local(day, hour, minute=0):
@@ -56,6 +57,28 @@ def test_front_desk_books_a_phone_caller(
         "confirmed",
         front_desk,
     )
+
+
+@pytest.mark.parametrize("typed", ["(212) 555-0199", "212.555.0199", "+1 212 555 0199"])
+def test_a_phone_booking_keeps_the_number_as_online_requests_do_so_search_finds_it(
+    front_desk_client, service, practitioner, at, monday, typed
+):
+    data = phone_booking(service, practitioner, at(monday, 10), phone=typed)
+    assert front_desk_client.post(ADD, data).status_code == 302
+    assert Appointment.objects.get().phone == "+12125550199"
+    for search in ("2125550199", "212-555-0199", "(212) 555 0199"):
+        response = front_desk_client.get(CHANGELIST, {"q": search})
+        assert response.context["cl"].result_count == 1, search
+
+
+def test_a_phone_booking_with_a_number_that_cannot_be_called_says_so(
+    front_desk_client, service, practitioner, at, monday
+):
+    data = phone_booking(service, practitioner, at(monday, 10), phone="555-01")
+    response = front_desk_client.post(ADD, data)
+    assert response.status_code == 200
+    assert "Enter a phone number like (212) 555-0123" in response.content.decode()
+    assert not Appointment.objects.exists()
 
 
 def test_phone_booking_can_wait_for_confirmation(

@@ -135,3 +135,9 @@ def test_a_new_range_without_its_day_is_a_form_error(admin_client, practitioner,
     assert response.status_code == 200
     assert "This field is required." in response.text
     assert WorkingHours.objects.count() == before
+
+
+@pytest.mark.parametrize("country", ["XX", "U", "12"])
+def test_a_country_code_that_is_not_one_is_refused(clinic, country):
+    clinic.country = country
+    assert "Enter the clinic's two-letter country code" in errors_of(clinic)["country"][0]

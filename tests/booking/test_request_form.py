@@ -478,3 +478,15 @@ def test_after_a_practitioner_is_withdrawn_the_form_sends_what_it_shows(
 
     assert again.status_code == 302
     assert Appointment.objects.get().practitioner == other_practitioner
+
+
+def test_the_country_is_kept_in_capitals_so_local_phone_numbers_still_book(
+    clinic, client, request_data
+):
+    # phonenumbers reads a local number by the clinic's country, and only knows "US".
+    clinic.country = "us"
+    clinic.full_clean()
+    clinic.save()
+    assert clinic.country == "US"
+    response = client.post("/book/", request_data(phone="(212) 555-0123"))
+    assert response.status_code == 302
