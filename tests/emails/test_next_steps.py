@@ -127,3 +127,28 @@ def test_a_cancelled_appointment_asks_the_patient_to_remove_it_from_their_calend
         assert "please delete it there" in body
         assert f"https://clinic.test/book/?service={appointment.service.slug}" in body
         assert "emergency department" in body
+
+
+def test_a_request_inside_the_notice_does_not_offer_to_cancel_it_online(smtp, book, clinic):
+    # Two days' notice to cancel; the request is for tomorrow evening, 30 hours away.
+    clinic.cancellation_notice_hours = 48
+    clinic.save()
+    book(timezone.now().replace(second=0, microsecond=0) + timedelta(hours=30))
+    (message,) = smtp.messages_to(PATIENT)
+    for body in both_parts(message):
+        assert "cancel it" not in body
+        assert f"too late to cancel online: if you cannot come, please call us at {PHONE}" in body
+        assert "See your request" in body
+
+
+def test_a_move_inside_the_notice_does_not_offer_to_cancel_online(
+    smtp, book, after_commit, staff
+):
+    appointment = book(next_monday_at(10))
+    after_commit(appointment.confirm, by=staff)
+    soon = timezone.now().replace(second=0, microsecond=0) + timedelta(hours=5)
+    after_commit(appointment.reschedule, soon, by=staff)
+    message = to_patient(smtp, "new time")
+    for body in both_parts(message):
+        assert "See or cancel" not in body
+        assert "See your appointment online" in body
