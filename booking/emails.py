@@ -557,6 +557,11 @@ STATUS_NOW = {
 }
 
 
+# What tells a patient of a time still to come: never sent once it has come (a request
+# nobody answered in time, closed by staff; a record corrected to when a visit was).
+ABOUT_A_COMING_TIME = {Kind.REQUEST_RECEIVED, Kind.CONFIRMED, Kind.RESCHEDULED, Kind.REMINDER}
+
+
 def outdated_reason(email):
     """Why this message no longer holds for its appointment, or "" while it does.
 
@@ -570,8 +575,8 @@ def outdated_reason(email):
         return ""
     if appointment.status not in HOLDS_WHILE[email.kind]:
         return f"the appointment {STATUS_NOW[appointment.status]}."
-    if email.kind == Kind.REMINDER and appointment.start <= timezone.now():
-        return "the appointment had already started."
+    if email.kind in ABOUT_A_COMING_TIME and appointment.start <= timezone.now():
+        return "the appointment's time had already come."
     moved_at = getattr(email, "last_moved_at", None)
     if moved_at and moved_at > email.created_at:
         return "the appointment was moved after it was written."

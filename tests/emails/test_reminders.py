@@ -325,7 +325,7 @@ def test_a_reminder_held_up_until_the_appointment_began_is_not_sent(
     reminder = reminders().get()
     assert (reminder.status, reminder.last_error) == (
         "failed",
-        "Not sent: the appointment had already started.",
+        "Not sent: the appointment's time had already come.",
     )
     assert not reminder_messages(smtp_down)
 

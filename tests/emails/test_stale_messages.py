@@ -163,3 +163,24 @@ def test_a_move_never_undoes_a_cancellation_made_meanwhile(smtp, confirmed, afte
     assert appointment.status == Appointment.Status.CANCELLED
     assert appointment.start == next_monday_at(10)
     assert not [m for m in smtp.messages if "new time" in m["Subject"]]
+
+
+@pytest.mark.parametrize("step", ["confirm", "reschedule"])
+def test_no_patient_is_told_of_a_time_that_has_already_passed(
+    smtp, book, after_commit, staff, step
+):
+    # A request nobody answered in time, closed by staff (confirmed, then completed), or a
+    # record corrected to when the visit really was: the patient reads nothing about it.
+    day = timezone.localdate() - timedelta(days=2)
+    past = timezone.make_aware(datetime.combine(day, time(10)), NY)
+    appointment = book(past)
+    before = to_patient(smtp)
+    if step == "confirm":
+        after_commit(appointment.confirm, by=staff)
+    else:
+        after_commit(appointment.reschedule, past + timedelta(hours=4), by=staff)
+    send_pending()
+    assert to_patient(smtp) == before
+    row = OutgoingEmail.objects.get(kind="confirmed" if step == "confirm" else "rescheduled")
+    assert row.status == OutgoingEmail.Status.FAILED
+    assert row.last_error == "Not sent: the appointment's time had already come."
