@@ -571,7 +571,10 @@ class AppointmentAdmin(ModelAdmin):
             return
         moved = {"start", "practitioner"} & set(form.changed_data)
         if not moved:
-            super().save_model(request, obj, form, change)
+            # Only what was edited: a cancellation, or a reminder sent, while the form was
+            # open stays as it is (a whole-row save would write back what the form read).
+            columns = {field.name for field in obj._meta.concrete_fields}
+            obj.save(update_fields={*form.changed_data, "updated_at"} & columns)
             return
         # Reschedule from the stored appointment, so its history says where it moved from.
         stored = Appointment.objects.select_related("service").get(pk=obj.pk)

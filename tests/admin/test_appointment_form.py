@@ -355,3 +355,30 @@ def test_moving_into_a_grown_buffer_is_still_refused(
     assert "already has an appointment" in response.text
     first.refresh_from_db()
     assert first.start == at(monday, 10)
+
+
+def test_saving_a_note_never_writes_back_what_changed_while_the_form_was_open(
+    front_desk_client, request_at, form_of, monkeypatch
+):
+    # The patient cancels through their link between the admin's read of the appointment
+    # and its save (PostgreSQL lets the two overlap; SQLite serialises them).
+    from booking import admin as booking_admin
+
+    appointment = request_at(10)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
+    real_clean = booking_admin.AppointmentForm.clean
+
+    def clean_while_the_patient_cancels(form):
+        Appointment.objects.get(pk=appointment.pk).cancel(note="By the patient.")
+        Appointment.objects.filter(pk=appointment.pk).update(
+            reminder_sent_at=timezone.now()  # and the reminder run marks it reminded
+        )
+        return real_clean(form)
+
+    monkeypatch.setattr(booking_admin.AppointmentForm, "clean", clean_while_the_patient_cancels)
+    assert front_desk_client.post(change_url(appointment), data).status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.staff_notes == "Bring the MRI."
+    assert appointment.status == Appointment.Status.CANCELLED
+    assert appointment.reminder_sent_at is not None
