@@ -36,11 +36,24 @@ BOOKING_ATTEMPTS = 3
 DEFAULT_PHONE_REGION = "US"
 
 
-# Characters nobody means to type: control characters, and the direction overrides that
-# make a name read as something else in the admin and in staff emails' subjects. (Joiners
-# stay: some scripts and emoji need them.)
+# Characters nobody means to type: control characters, the direction marks and overrides
+# that make a name read as something else in the admin and in staff emails' subjects, and
+# the ones that show nothing at all (zero-width space, soft hyphen, word joiner, byte-order
+# mark), of which a name could be made that reads as none. (Joiners stay: some scripts and
+# emoji need them.)
 INVISIBLE = dict.fromkeys(
-    [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    [
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        0xAD,
+        0x200B,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2065),
+        *range(0x2066, 0x206A),
+        0xFEFF,
+    ]
 )
 
 

@@ -141,9 +141,7 @@ def test_a_request_inside_the_notice_does_not_offer_to_cancel_it_online(smtp, bo
         assert "See your request" in body
 
 
-def test_a_move_inside_the_notice_does_not_offer_to_cancel_online(
-    smtp, book, after_commit, staff
-):
+def test_a_move_inside_the_notice_does_not_offer_to_cancel_online(smtp, book, after_commit, staff):
     appointment = book(next_monday_at(10))
     after_commit(appointment.confirm, by=staff)
     soon = timezone.now().replace(second=0, microsecond=0) + timedelta(hours=5)

@@ -60,6 +60,15 @@ def test_whitespace_only_counts_as_missing(client, request_data, field, blank):
     refused(client.post(BOOK, request_data(**{field: blank})), message)
 
 
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+@pytest.mark.parametrize("blank", ["\u200b", "\ufeff \u2060", "\u00ad\u200f"])
+def test_a_name_of_characters_that_show_nothing_counts_as_missing(
+    client, request_data, field, blank
+):
+    # Else staff would read "New request from " and the patient "Hello ,".
+    refused(client.post(BOOK, request_data(**{field: blank})), REQUIRED[field])
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -168,6 +177,11 @@ INVISIBLE = {
     "left-to-right embedding": "\u202a",
     "pop directional formatting": "\u202c",
     "first strong isolate": "\u2068",
+    "zero-width space": "\u200b",
+    "right-to-left mark": "\u200f",
+    "soft hyphen": "\u00ad",
+    "word joiner": "\u2060",
+    "byte-order mark": "\ufeff",
 }
 
 
