@@ -8,6 +8,7 @@ a keyed hash of what they count (a client address, an email), never the value it
 import ipaddress
 import re
 import time
+from contextlib import suppress
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
@@ -72,11 +73,10 @@ def mailbox(email):
 
     "ada"@ and "a\\da"@ are ada@ (a quoted local part is its characters, unescaped).
     """
-    try:
-        address = Address(addr_spec=email.strip())
-        local, domain = address.username, address.domain
-    except (ValueError, IndexError, HeaderParseError):
-        local, _, domain = email.strip().rpartition("@")
+    local, _, domain = email.strip().rpartition("@")
+    if '"' in local or "\\" in local:
+        with suppress(ValueError, IndexError, HeaderParseError):  # else counted as typed
+            local = Address(addr_spec=email.strip()).username
     return f"{local.lower().split('+', 1)[0]}@{domain.lower()}"
 
 
