@@ -46,6 +46,7 @@ INVISIBLE = dict.fromkeys(
         *range(0x00, 0x20),
         *range(0x7F, 0xA0),
         0xAD,
+        0x061C,
         0x200B,
         0x200E,
         0x200F,
@@ -77,7 +78,9 @@ class PlainTextField(forms.CharField):
         if self.multiline:
             lines = value.replace("\t", " ").splitlines()
             return "\n".join(line.translate(INVISIBLE) for line in lines).strip()
-        return " ".join(value.split()).translate(INVISIBLE).strip()
+        # Line breaks and tabs become spaces first (they are among INVISIBLE), then what
+        # shows nothing goes, then the words are joined again: "Ann \u200b Lee" is "Ann Lee".
+        return " ".join(" ".join(value.split()).translate(INVISIBLE).split())
 
 
 # A web or email address: a scheme, "www.", an @, or a dotted domain, typed in lower case
@@ -174,7 +177,9 @@ def callable_number(value):
     a patient's request and a booking staff enter, so that searching by phone finds both.
     """
     try:
-        number = phonenumbers.parse(value, Clinic.load().country or DEFAULT_PHONE_REGION)
+        # In capitals, the only way the phone library knows a country ("us" was once saved).
+        region = Clinic.load().country.strip().upper() or DEFAULT_PHONE_REGION
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
@@ -499,12 +504,13 @@ class BookingForm(forms.Form):
         """
 
         def same(posted, stored):
-            return " ".join(self.data.get(posted, "").split()).casefold() == stored.casefold()
+            typed = self.fields[posted].to_python(self.data.get(posted, ""))
+            return typed.casefold() == stored.casefold()
 
         service = self.services.get(self.data.get("service"))
         try:
             day = timezone.localdate(datetime.fromisoformat(self.data.get("slot", "")))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # not a time, or none the clinic has
             day = None
         return (
             service is not None

@@ -144,6 +144,28 @@ def test_a_second_request_of_its_own_from_the_same_browser_is_booked(
     }
 
 
+@pytest.mark.parametrize("slot", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+05:00"])
+def test_a_time_at_the_end_of_the_calendar_after_a_request_is_refused_not_a_500(
+    client, service, practitioner, monday, seconds_pass, slot
+):
+    client.post(BOOK, filled_in(client, monday, seconds_pass))
+    again = dict(filled_in(client, monday, seconds_pass), slot=slot)
+    response = client.post(BOOK, again)
+    assert response.status_code == 200
+    assert "Choose one of the times listed." in response.text
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.parametrize("name", ["Ada\u200b", "A\u00adda", "Ada \u200b"])
+def test_back_and_send_again_is_recognised_whatever_invisible_characters_came_along(
+    client, service, practitioner, monday, seconds_pass, name
+):
+    first = client.post(BOOK, dict(filled_in(client, monday, seconds_pass), first_name=name))
+    again = sent_again_after_back(client, monday, seconds_pass, first_name=name)
+    assert Appointment.objects.count() == 1
+    assert again.redirect_chain[-1][0] == first.url
+
+
 def test_the_same_request_from_a_second_tab_is_not_told_its_time_was_taken(
     client, service, practitioner, monday, seconds_pass
 ):

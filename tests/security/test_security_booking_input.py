@@ -198,6 +198,11 @@ def test_control_and_direction_override_characters_are_not_kept(booked, characte
     assert appointment.last_name.endswith("Lovelace")
 
 
+def test_a_character_that_shows_nothing_between_words_leaves_one_space(booked):
+    appointment = booked(first_name="Ann \u200b Marie", last_name="Lee\u061c")
+    assert (appointment.first_name, appointment.last_name) == ("Ann Marie", "Lee")
+
+
 @pytest.mark.parametrize(
     ("first", "last"),
     [
