@@ -8,7 +8,7 @@ class BookingConfig(AppConfig):
     def ready(self):
         from django.core.signals import request_finished, request_started
 
-        import booking.checks  # noqa: F401 (registers the system checks booking.E001 and W001)
+        import booking.checks  # noqa: F401 (registers the system check booking.E001)
         from booking import emails
         from clinic import generations
 

@@ -33,23 +33,3 @@ def check_booking_rates(app_configs=None, **kwargs):
             )
     return errors
 
-
-@checks.register(checks.Tags.security, deploy=True)
-def check_limits_are_shared(app_configs=None, **kwargs):
-    """booking.W001 (check --deploy): the rate limits' counters are in a shared cache.
-
-    Without REDIS_URL the cache is each process's own memory, and gunicorn runs several
-    worker processes: each would count on its own, so "5/h" lets through 5 per worker.
-    """
-    backend = settings.CACHES["default"]["BACKEND"]
-    if backend != "django.core.cache.backends.locmem.LocMemCache":
-        return []
-    return [
-        checks.Warning(
-            "The booking form's rate limits are counted in each worker process's own memory, "
-            "so every worker allows the whole limit (5/h from one address becomes 5/h per "
-            "worker).",
-            hint="Set REDIS_URL to a Redis server every worker and app server reaches.",
-            id="booking.W001",
-        )
-    ]

@@ -127,23 +127,3 @@ def test_a_mistyped_environment_variable_stops_check_deploy():
     assert "CLINIC_BOOKING_RATE" in result.stderr
     assert "'10/hour'" in result.stderr
 
-
-LOCAL_MEMORY = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}
-
-
-def deploy_warnings():
-    return [
-        issue.id
-        for issue in checks.run_checks(include_deployment_checks=True)
-        if issue.id == "booking.W001"
-    ]
-
-
-def test_deploy_check_warns_when_each_worker_would_count_limits_on_its_own():
-    # gunicorn's workers are processes: local memory is one count per worker.
-    with override_settings(CACHES={"default": LOCAL_MEMORY, "pages": LOCAL_MEMORY}):
-        assert deploy_warnings() == ["booking.W001"]
-        assert "booking.W001" not in [issue.id for issue in checks.run_checks()]
-    with override_settings(CACHES={"default": REDIS, "pages": REDIS}):
-        assert deploy_warnings() == []
