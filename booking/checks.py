@@ -32,4 +32,3 @@ def check_booking_rates(app_configs=None, **kwargs):
                 )
             )
     return errors
-

@@ -126,4 +126,3 @@ def test_a_mistyped_environment_variable_stops_check_deploy():
     assert "booking.E001" in result.stderr
     assert "CLINIC_BOOKING_RATE" in result.stderr
     assert "'10/hour'" in result.stderr
-
