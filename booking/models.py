@@ -765,7 +765,11 @@ class Appointment(models.Model):
         status = self.Status(status)
         with transaction.atomic():
             current = Appointment.objects.select_for_update().get(pk=self.pk)
-            self.status = current.status
+            # As the row is now, not as this object was read (a bulk action's rows, a page
+            # open a while): a move made meanwhile decides whether its time has come, the
+            # overlap check, and the time the emails give.
+            for field in ("status", "start", "end", "practitioner_id", "sequence"):
+                setattr(self, field, getattr(current, field))
             if status not in self.TRANSITIONS.get(self.status, ()):
                 raise TransitionNotAllowed(
                     f"{self.reference} is {current.get_status_display().lower()} and cannot "

@@ -228,7 +228,7 @@ def test_a_coming_appointment_cannot_be_marked_completed_or_no_show(
 ):
     # Either frees its time: a slip in a bulk action would give it to another patient
     # while its own patient, told nothing, still comes.
-    from booking.availability import SlotUnavailable, check_slot
+    from booking.availability import Refusal, SlotUnavailable, check_slot
 
     coming, came = request_at(10), request_at(14)
     coming.confirm()
@@ -250,5 +250,6 @@ def test_a_coming_appointment_cannot_be_marked_completed_or_no_show(
         f"1 not marked completed: {coming.reference} has not started yet and cannot become "
         "completed.",
     ]
-    with pytest.raises(SlotUnavailable):
+    with pytest.raises(SlotUnavailable) as refused:
         check_slot(service, coming.start)
+    assert refused.value.reason == Refusal.TAKEN  # still its patient's

@@ -122,7 +122,7 @@ def test_a_topic_added_to_an_article_shows_on_its_page(
     assert published.title in visitor.get(other_topic.get_absolute_url()).content.decode()
 
 
-def test_a_scheduled_article_appears_on_the_cached_list_when_move_into_the_past(
+def test_a_scheduled_article_appears_on_the_cached_list_when_its_time_comes(
     visitor, clinic, published, make_article
 ):
     soon = make_article(title="Moxibustion, explained", publish_at=timezone.now() + timedelta(1))

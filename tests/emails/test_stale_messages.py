@@ -184,3 +184,16 @@ def test_no_patient_is_told_of_a_time_that_has_already_passed(
     row = OutgoingEmail.objects.get(kind="confirmed" if step == "confirm" else "rescheduled")
     assert row.status == OutgoingEmail.Status.FAILED
     assert row.last_error == "Not sent: the appointment's time had already come."
+
+
+def test_a_confirmation_from_a_page_opened_before_a_move_gives_the_new_time(
+    smtp, book, after_commit, staff
+):
+    appointment = book(next_monday_at(10))
+    opened_before = Appointment.objects.get(pk=appointment.pk)  # the admin's page, say
+    after_commit(Appointment.objects.get(pk=appointment.pk).reschedule, next_monday_at(15))
+    after_commit(opened_before.confirm, by=staff)
+    (subject, body), *_ = [m for m in to_patient(smtp) if m[0].startswith("Your appointment is")]
+    assert "3:00 PM" in body
+    assert "10:00 AM" not in body
+    assert opened_before.start == next_monday_at(15)
