@@ -239,6 +239,12 @@ def test_a_coming_appointment_cannot_be_marked_completed_or_no_show(
     ).content.decode()
     assert "Mark completed" not in html
     assert reverse("admin:booking_appointment_status", args=[coming.pk, "no_show"]) not in html
+    assert "Completed and no-show can be marked once its time has come." in html
+    html = front_desk_client.get(
+        reverse("admin:booking_appointment_change", args=[came.pk])
+    ).content.decode()
+    assert "Mark completed" in html
+    assert "once its time has come" not in html
 
     response = run_action(front_desk_client, "complete", [coming, came])
     coming.refresh_from_db()
