@@ -609,6 +609,15 @@ class AppointmentAdmin(ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
+        except Appointment.NotUpdated:
+            # Deleted while its page was open (purge_requests): saving must not bring it back.
+            self.message_user(
+                request,
+                "This appointment was deleted while its page was open (old requests are "
+                "purged after a while). Nothing was saved.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:booking_appointment_changelist"))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         buttons = []

@@ -382,3 +382,31 @@ def test_saving_a_note_never_writes_back_what_changed_while_the_form_was_open(
     assert appointment.staff_notes == "Bring the MRI."
     assert appointment.status == Appointment.Status.CANCELLED
     assert appointment.reminder_sent_at is not None
+
+
+def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
+    front_desk_client, request_at, form_of, monkeypatch
+):
+    from django.contrib.messages import get_messages
+
+    from booking import admin as booking_admin
+
+    appointment = request_at(10)
+    data = form_of(front_desk_client.get(change_url(appointment)))
+    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
+    real_clean = booking_admin.AppointmentForm.clean
+
+    def clean_while_it_is_purged(form):
+        Appointment.objects.filter(pk=appointment.pk).delete()
+        return real_clean(form)
+
+    monkeypatch.setattr(booking_admin.AppointmentForm, "clean", clean_while_it_is_purged)
+    response = front_desk_client.post(change_url(appointment), data)
+    assert response.status_code == 302
+    assert response.url == CHANGELIST
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "This appointment was deleted while its page was open (old requests are purged after "
+        "a while). Nothing was saved."
+    ]
+    # (Here the deletion ran inside the admin's own transaction, so it was rolled back with it.)
+    assert Appointment.objects.get().staff_notes != "Bring the MRI."
