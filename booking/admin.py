@@ -609,7 +609,7 @@ class AppointmentAdmin(ModelAdmin):
                 messages.ERROR,
             )
             return HttpResponseRedirect(request.get_full_path())
-        except Appointment.NotUpdated:
+        except (Appointment.NotUpdated, Appointment.DoesNotExist):
             # Deleted while its page was open (purge_requests): saving must not bring it back.
             self.message_user(
                 request,

@@ -259,3 +259,15 @@ def test_a_coming_appointment_cannot_be_marked_completed_or_no_show(
     with pytest.raises(SlotUnavailable) as refused:
         check_slot(service, coming.start)
     assert refused.value.reason == Refusal.TAKEN  # still its patient's
+
+
+def test_who_may_only_look_at_an_appointment_is_not_told_how_to_mark_it(
+    practitioner_client, request_at
+):
+    coming = request_at(10)  # the practitioner's own, which they may view but not change
+    coming.confirm()
+    html = practitioner_client.get(
+        reverse("admin:booking_appointment_change", args=[coming.pk])
+    ).content.decode()
+    assert coming.reference in html
+    assert "once its time has come" not in html

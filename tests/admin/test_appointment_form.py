@@ -384,8 +384,9 @@ def test_saving_a_note_never_writes_back_what_changed_while_the_form_was_open(
     assert appointment.reminder_sent_at is not None
 
 
+@pytest.mark.parametrize("edit", [{"staff_notes": "Bring the MRI."}, {"start_1": "14:00"}])
 def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
-    front_desk_client, request_at, form_of, monkeypatch
+    front_desk_client, request_at, form_of, monkeypatch, edit
 ):
     from django.contrib.messages import get_messages
 
@@ -393,7 +394,7 @@ def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
 
     appointment = request_at(10)
     data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
+    data.update({**edit, "_save": "Save"})
     real_clean = booking_admin.AppointmentForm.clean
 
     def clean_while_it_is_purged(form):
@@ -409,4 +410,5 @@ def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
         "a while). Nothing was saved."
     ]
     # (Here the deletion ran inside the admin's own transaction, so it was rolled back with it.)
+    assert Appointment.objects.get().start == appointment.start
     assert Appointment.objects.get().staff_notes != "Bring the MRI."

@@ -96,7 +96,9 @@ def test_a_topic_name_with_a_pasted_control_character_is_saved_without_it(editor
 def test_text_stored_with_a_control_character_before_still_leaves_a_readable_feed(published, topic):
     # Saved by an earlier version, or written without the admin's checks.
     Article.objects.filter(pk=published.pk).update(
-        title="Sciatica:\x01 what helps", summary="Guideline\x1a and reviews", author_name="Dana"
+        title="Sciatica:\x01 what helps",
+        summary="Guideline\x1a and reviews",
+        author_name="Dana\x02 Example",
     )
     Topic.objects.filter(pk=topic.pk).update(name="Back\x08 pain")
     feed = Client().get(FEED)
@@ -104,6 +106,7 @@ def test_text_stored_with_a_control_character_before_still_leaves_a_readable_fee
     text = feed.content.decode()
     assert "<title>Sciatica: what helps</title>" in text
     assert "<category>Back pain</category>" in text
+    assert "Dana Example" in text
 
 
 def test_a_model_clean_turns_every_control_character_xml_cannot_carry_into_a_space(published):
