@@ -177,9 +177,7 @@ def callable_number(value):
     a patient's request and a booking staff enter, so that searching by phone finds both.
     """
     try:
-        # In capitals, the only way the phone library knows a country ("us" was once saved).
-        region = Clinic.load().country.strip().upper() or DEFAULT_PHONE_REGION
-        number = phonenumbers.parse(value, region)
+        number = phonenumbers.parse(value, Clinic.load().country or DEFAULT_PHONE_REGION)
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):

@@ -98,6 +98,9 @@ class Clinic(models.Model):
 
     def save(self, *args, **kwargs):
         self.pk = 1
+        # In capitals, the only way the phone library (a local number is read as this
+        # country's) and search engines know a country code.
+        self.country = self.country.strip().upper()
         super().save(*args, **kwargs)
         cache.delete(self.CACHE_KEY)
 
@@ -109,10 +112,8 @@ class Clinic(models.Model):
                 "The minimum notice must be shorter than the booking horizon, or no time could "
                 "ever be booked online."
             )
-        # Patients' phone numbers without a country code are read as this country's, and
-        # the phone library knows the codes in capitals only.
-        self.country = (self.country or "").strip().upper()
-        if self.country not in phonenumbers.SUPPORTED_REGIONS:
+        # Patients' phone numbers without a country code are read as this country's.
+        if self.country.strip().upper() not in phonenumbers.SUPPORTED_REGIONS:
             errors["country"] = (
                 "Enter the clinic's two-letter country code, like US, CA or GB: patients' "
                 "phone numbers without a country code are read as that country's."
@@ -775,7 +776,7 @@ class Appointment(models.Model):
                     f"{self.reference} is {current.get_status_display().lower()} and cannot "
                     f"become {status.label.lower()}."
                 )
-            if not self.can_change_to(status):
+            if status in self.NEEDS_ITS_TIME and not self.has_started():
                 raise TransitionNotAllowed(
                     f"{self.reference} has not started yet and cannot become "
                     f"{status.label.lower()}."

@@ -20,6 +20,13 @@ def change_url(appointment):
     return reverse("admin:booking_appointment_change", args=[appointment.pk])
 
 
+def save_edited(client, form_of, appointment, edits):
+    """Open the appointment's page, change `edits` in its form and press Save."""
+    data = form_of(client.get(change_url(appointment)))
+    data.update({**edits, "_save": "Save"})
+    return client.post(change_url(appointment), data)
+
+
 def phone_booking(service, practitioner, start, **fields):
     local = timezone.localtime(start)
     return {
@@ -117,9 +124,12 @@ def test_reschedule_moves_the_appointment_and_records_it(
     front_desk_client, front_desk, request_at, form_of, at, monday
 ):
     appointment = request_at(10)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({"start_0": f"{monday:%Y-%m-%d}", "start_1": "14:00", "_save": "Save"})
-    response = front_desk_client.post(change_url(appointment), data)
+    response = save_edited(
+        front_desk_client,
+        form_of,
+        appointment,
+        {"start_0": f"{monday:%Y-%m-%d}", "start_1": "14:00"},
+    )
     assert response.status_code == 302
     appointment.refresh_from_db()
     assert appointment.start == at(monday, 14)
@@ -135,9 +145,9 @@ def test_reschedule_to_another_practitioner(
     front_desk_client, request_at, form_of, other_practitioner
 ):
     appointment = request_at(10)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({"practitioner": str(other_practitioner.pk), "_save": "Save"})
-    front_desk_client.post(change_url(appointment), data)
+    save_edited(
+        front_desk_client, form_of, appointment, {"practitioner": str(other_practitioner.pk)}
+    )
     appointment.refresh_from_db()
     assert appointment.practitioner == other_practitioner
     assert appointment.changes.last().is_reschedule
@@ -148,16 +158,12 @@ def test_reschedule_over_another_appointment_shows_an_error_and_changes_nothing(
 ):
     appointment = request_at(10)
     request_at(13)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update(
-        {
-            "start_0": f"{monday:%Y-%m-%d}",
-            "start_1": "12:30",
-            "staff_notes": "moved",
-            "_save": "Save",
-        }
+    response = save_edited(
+        front_desk_client,
+        form_of,
+        appointment,
+        {"start_0": f"{monday:%Y-%m-%d}", "start_1": "12:30", "staff_notes": "moved"},
     )
-    response = front_desk_client.post(change_url(appointment), data)
     assert response.status_code == 200
     assert "The practitioner already has an appointment at this time." in response.text
     before = appointment.start
@@ -223,9 +229,9 @@ def test_moving_a_request_into_the_past_is_still_checked_for_overlap(
     yesterday = timezone.localdate() - timedelta(days=1)
     make_appointment(at(yesterday, 9))
     later = make_appointment(at(yesterday, 14))
-    data = form_of(front_desk_client.get(change_url(later)))
-    data.update({"start_0": f"{yesterday:%Y-%m-%d}", "start_1": "09:30", "_save": "Save"})
-    response = front_desk_client.post(change_url(later), data)
+    response = save_edited(
+        front_desk_client, form_of, later, {"start_0": f"{yesterday:%Y-%m-%d}", "start_1": "09:30"}
+    )
     assert "The practitioner already has an appointment at this time." in response.text
 
 
@@ -244,10 +250,10 @@ def test_reschedule_across_the_autumn_clock_change_lasts_its_real_duration(
     front_desk_client, request_at, form_of
 ):
     appointment = request_at(10)
-    data = form_of(front_desk_client.get(change_url(appointment)))
     # 0:45 EDT + 75 minutes is 1:00 EST: the clocks repeat 1:00-2:00.
-    data.update({"start_0": "2027-11-07", "start_1": "00:45", "_save": "Save"})
-    front_desk_client.post(change_url(appointment), data)
+    save_edited(
+        front_desk_client, form_of, appointment, {"start_0": "2027-11-07", "start_1": "00:45"}
+    )
     appointment.refresh_from_db()
     assert appointment.end - appointment.start == timedelta(minutes=75)
     assert timezone.localtime(appointment.end).strftime("%H:%M %Z") == "01:00 EST"
@@ -300,10 +306,9 @@ def test_saving_a_note_keeps_the_booked_time_after_the_service_got_shorter(
     appointment = request_at(10)  # 75 minutes: 10:00-11:15
     appointment.confirm()
     Service.objects.filter(pk=service.pk).update(duration_minutes=45)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
-
-    response = front_desk_client.post(change_url(appointment), data)
+    response = save_edited(
+        front_desk_client, form_of, appointment, {"staff_notes": "Bring the MRI."}
+    )
 
     assert response.status_code == 302
     appointment.refresh_from_db()
@@ -329,10 +334,7 @@ def test_saving_a_note_is_not_refused_after_the_rules_grew(
     first = request_at(10)  # 10:00-11:15
     request_at(11, 15, first_name="Bo")  # back to back: allowed when they were booked
     change(service, clinic)
-    data = form_of(front_desk_client.get(change_url(first)))
-    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
-
-    response = front_desk_client.post(change_url(first), data)
+    response = save_edited(front_desk_client, form_of, first, {"staff_notes": "Bring the MRI."})
 
     assert response.status_code == 302
     first.refresh_from_db()
@@ -346,10 +348,9 @@ def test_moving_into_a_grown_buffer_is_still_refused(
     request_at(13, first_name="Bo")  # 13:00-14:15
     clinic.buffer_minutes = 15
     clinic.save()
-    data = form_of(front_desk_client.get(change_url(first)))
-    data.update({"start_1": "11:50", "_save": "Save"})  # ends 13:05, inside Bo's buffer
-
-    response = front_desk_client.post(change_url(first), data)
+    response = save_edited(
+        front_desk_client, form_of, first, {"start_1": "11:50"}
+    )  # ends 13:05, inside Bo's buffer
 
     assert response.status_code == 200
     assert "already has an appointment" in response.text
@@ -365,8 +366,6 @@ def test_saving_a_note_never_writes_back_what_changed_while_the_form_was_open(
     from booking import admin as booking_admin
 
     appointment = request_at(10)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({"staff_notes": "Bring the MRI.", "_save": "Save"})
     real_clean = booking_admin.AppointmentForm.clean
 
     def clean_while_the_patient_cancels(form):
@@ -377,7 +376,8 @@ def test_saving_a_note_never_writes_back_what_changed_while_the_form_was_open(
         return real_clean(form)
 
     monkeypatch.setattr(booking_admin.AppointmentForm, "clean", clean_while_the_patient_cancels)
-    assert front_desk_client.post(change_url(appointment), data).status_code == 302
+    edits = {"staff_notes": "Bring the MRI."}
+    assert save_edited(front_desk_client, form_of, appointment, edits).status_code == 302
     appointment.refresh_from_db()
     assert appointment.staff_notes == "Bring the MRI."
     assert appointment.status == Appointment.Status.CANCELLED
@@ -393,8 +393,6 @@ def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
     from booking import admin as booking_admin
 
     appointment = request_at(10)
-    data = form_of(front_desk_client.get(change_url(appointment)))
-    data.update({**edit, "_save": "Save"})
     real_clean = booking_admin.AppointmentForm.clean
 
     def clean_while_it_is_purged(form):
@@ -402,7 +400,7 @@ def test_an_appointment_deleted_while_its_page_was_open_is_not_saved_back(
         return real_clean(form)
 
     monkeypatch.setattr(booking_admin.AppointmentForm, "clean", clean_while_it_is_purged)
-    response = front_desk_client.post(change_url(appointment), data)
+    response = save_edited(front_desk_client, form_of, appointment, edit)
     assert response.status_code == 302
     assert response.url == CHANGELIST
     assert [str(m) for m in get_messages(response.wsgi_request)] == [

@@ -1,5 +1,6 @@
 """The request form at /book/, through the public contract: its page, its fields, its flow."""
 
+import importlib
 import re
 from datetime import datetime, time, timedelta
 from html import unescape
@@ -484,13 +485,22 @@ def test_the_country_is_kept_in_capitals(clinic):
     # phonenumbers reads a local number by the clinic's country, and only knows "US".
     clinic.country = "us"
     clinic.full_clean()
+    clinic.save()
+    clinic.refresh_from_db()
     assert clinic.country == "US"
 
 
-def test_a_country_saved_in_small_letters_before_still_reads_local_numbers(
-    clinic, client, request_data
-):
-    clinic.country = "us"  # saved so by an earlier version, which did not check it
+def test_a_country_saved_in_small_letters_still_reads_local_numbers(clinic, client, request_data):
+    clinic.country = "us"  # saved without the admin's checks
     clinic.save()
     response = client.post("/book/", request_data(phone="(212) 555-0123"))
     assert response.status_code == 302
+
+
+def test_a_country_an_earlier_version_saved_in_small_letters_is_put_in_capitals(clinic):
+    from django.apps import apps
+
+    migration = importlib.import_module("booking.migrations.0011_clinic_country_in_capitals")
+    Clinic.objects.update(country="us")
+    migration.country_in_capitals(apps, None)
+    assert Clinic.objects.get().country == "US"
