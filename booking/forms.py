@@ -170,6 +170,15 @@ def refusal_message(refusal, *, practitioner=None, clinic=None):
             return "Sorry, that time has just been taken."
 
 
+def slot_day(value):
+    """The clinic's day of a posted time ("2027-01-11T10:00:00-05:00"), or None."""
+    try:
+        start = datetime.fromisoformat(value or "")
+        return timezone.localdate(start) if start.tzinfo else None
+    except (ValueError, OverflowError):  # not a time, or one at the calendar's very end
+        return None
+
+
 def callable_number(value):
     """A phone number as typed, in the one form it is stored in (+12125550123 ext. 12).
 
@@ -506,14 +515,10 @@ class BookingForm(forms.Form):
             return typed.casefold() == stored.casefold()
 
         service = self.services.get(self.data.get("service"))
-        try:
-            day = timezone.localdate(datetime.fromisoformat(self.data.get("slot", "")))
-        except (TypeError, ValueError, OverflowError):  # not a time, or none the clinic has
-            day = None
         return (
             service is not None
             and service.pk == appointment.service_id
-            and day == timezone.localdate(appointment.start)
+            and slot_day(self.data.get("slot")) == timezone.localdate(appointment.start)
             and same("email", appointment.email)
             and same("first_name", appointment.first_name)
             and same("last_name", appointment.last_name)

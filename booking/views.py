@@ -5,7 +5,7 @@ import contextlib
 import hashlib
 import logging
 import zlib
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,7 +25,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from articles.models import published_article_slugs
 from booking import availability, throttle
 from booking.availability import bookable_days
-from booking.forms import ARTICLE_SLUG_LENGTH, BookingForm, issue_form_token, slot_label
+from booking.forms import (
+    ARTICLE_SLUG_LENGTH,
+    BookingForm,
+    issue_form_token,
+    slot_day,
+    slot_label,
+)
 from booking.models import (
     Appointment,
     Clinic,
@@ -52,14 +58,6 @@ def _parse_day(value):
     try:
         return date.fromisoformat(value or "")
     except ValueError:
-        return None
-
-
-def _day_of_slot(value):
-    try:
-        start = datetime.fromisoformat(value or "")
-        return timezone.localdate(start) if start.tzinfo else None
-    except (ValueError, OverflowError):
         return None
 
 
@@ -315,7 +313,7 @@ def request_consultation(request):
         form.ensure_fresh_token()
         form.mark_first_error()
         data = request.POST
-        day = _day_of_slot(data.get("slot")) or _parse_day(data.get("day"))
+        day = slot_day(data.get("slot")) or _parse_day(data.get("day"))
         keep = {"concern": data.get("concern", ""), "from": data.get("source_article", "")}
     else:
         data = request.GET
